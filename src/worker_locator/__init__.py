@@ -1,0 +1,30 @@
+"""A worker-isolated service locator, and the tools to keep test suites isolated under pytest-xdist.
+
+Everything public is importable from here; the underscore modules are private.
+"""
+
+from ._default import get_locator, reset_locator
+from ._errors import CircularDependencyError, ServiceNotRegisteredError
+from ._identity import resource_namespace, worker_id
+from ._lazy import LazyProxy
+from ._locator import Checkpoint, LocatorStats, ServiceLocator
+from ._resources import ResourceHolder
+
+__all__ = [
+    "Checkpoint",
+    "CircularDependencyError",
+    "LazyProxy",
+    "LocatorStats",
+    "ResourceHolder",
+    "ServiceLocator",
+    "ServiceNotRegisteredError",
+    "get_locator",
+    "reset_locator",
+    "resource_namespace",
+    "worker_id",
+]
+
+# Report the public module, so tracebacks and reprs never show private paths.
+for _name in __all__:
+    globals()[_name].__module__ = __name__
+del _name

@@ -1,0 +1,78 @@
+"""The process's default locator: `get_locator` and `reset_locator`."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+
+from ._locator import ServiceLocator
+
+__all__ = ["get_locator", "reset_locator"]
+
+_lock = threading.Lock()
+_default: ServiceLocator | None = None
+
+
+def get_locator() -> ServiceLocator:
+    """Return this process's default locator, creating it on first use.
+
+    It is closed when the interpreter exits. A forked child keeps the same
+    object, which drops the services it inherited, like every locator.
+
+    Examples:
+        >>> get_locator() is get_locator()
+        True
+    """
+    locator = _default
+    if locator is None:
+        with _lock:
+            locator = _default
+            if locator is None:
+                locator = _install(ServiceLocator())
+    return locator
+
+
+def reset_locator() -> ServiceLocator:
+    """Replace the default locator with a new, empty one, then close the old one.
+
+    Returns:
+        The new default locator.
+
+    Raises:
+        ExceptionGroup: Closing the old locator's services failed; the new
+            locator is installed all the same.
+
+    Examples:
+        >>> old = get_locator()
+        >>> new = reset_locator()
+        >>> new is get_locator() and new is not old
+        True
+    """
+    with _lock:
+        old = _default
+        new = _install(ServiceLocator())
+    if old is not None:
+        old.close()
+    return new
+
+
+def _install(locator: ServiceLocator) -> ServiceLocator:
+    global _default  # noqa: PLW0603 - the default locator is process state by definition
+    _default = locator
+    return locator
+
+
+def _close_default_at_exit() -> None:
+    if _default is not None:
+        _default.close()
+
+
+def _reinit_lock_in_child() -> None:
+    global _lock  # noqa: PLW0603 - a lock held by another thread at fork time never unlocks
+    _lock = threading.Lock()
+
+
+atexit.register(_close_default_at_exit)
+if hasattr(os, "register_at_fork"):  # pragma: no branch - absent only on Windows
+    os.register_at_fork(after_in_child=_reinit_lock_in_child)

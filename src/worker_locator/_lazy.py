@@ -1,0 +1,108 @@
+"""`LazyProxy`: an object that builds its target on first use."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar, cast
+
+from ._errors import key_name
+from ._fork import watch_forks
+
+__all__ = ["LazyProxy"]
+
+T = TypeVar("T")
+
+_UNSET: Any = object()
+
+
+class LazyProxy(Generic[T]):
+    """Stand in for an object that is built by `factory` on first attribute access.
+
+    Creation is thread-safe and happens once; a factory that raises leaves
+    nothing behind, so the next access tries again. `repr` never creates the
+    target. A process forked after creation builds its own target instead of
+    using the parent's. Attribute access, assignment and deletion, calls,
+    item access, `len`, `in`, iteration and `with` reach the target; other
+    operators, `==` and `hash` apply to the proxy itself.
+
+    Examples:
+        >>> built = []
+        >>> settings = LazyProxy(lambda: built.append(1) or {"region": "eu"})
+        >>> settings
+        <LazyProxy of <lambda>, not created>
+        >>> built
+        []
+        >>> settings.get("region"), settings["region"], built
+        ('eu', 'eu', [1])
+    """
+
+    __slots__ = ("__weakref__", "_lazy_factory", "_lazy_lock", "_lazy_target")
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        if not callable(cast("object", factory)):
+            msg = f"LazyProxy needs a zero-argument callable, got {type(factory).__name__}"
+            raise TypeError(msg)
+        object.__setattr__(self, "_lazy_factory", factory)
+        object.__setattr__(self, "_lazy_lock", threading.Lock())
+        object.__setattr__(self, "_lazy_target", _UNSET)
+        watch_forks(self)
+
+    def _lazy_get(self) -> T:
+        target = self._lazy_target
+        if target is _UNSET:
+            with self._lazy_lock:
+                target = self._lazy_target
+                if target is _UNSET:
+                    target = self._lazy_factory()
+                    object.__setattr__(self, "_lazy_target", target)
+        return target  # type: ignore[no-any-return]
+
+    def _after_fork_in_child(self) -> None:
+        object.__setattr__(self, "_lazy_lock", threading.Lock())
+        object.__setattr__(self, "_lazy_target", _UNSET)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_lazy_"):  # a half-built proxy, as copy and pickle make
+            raise AttributeError(name)
+        return getattr(self._lazy_get(), name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        setattr(self._lazy_get(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self._lazy_get(), name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._lazy_get()(*args, **kwargs)  # type: ignore[operator]
+
+    def __getitem__(self, item: Any) -> Any:
+        return self._lazy_get()[item]  # type: ignore[index]
+
+    def __setitem__(self, item: Any, value: Any) -> None:
+        self._lazy_get()[item] = value  # type: ignore[index]
+
+    def __delitem__(self, item: Any) -> None:
+        del self._lazy_get()[item]  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return len(self._lazy_get())  # type: ignore[arg-type]
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._lazy_get()  # type: ignore[operator]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(cast("Any", self._lazy_get()))
+
+    def __enter__(self) -> Any:
+        return self._lazy_get().__enter__()  # type: ignore[attr-defined]
+
+    def __exit__(self, *exc_info: object) -> Any:
+        return self._lazy_get().__exit__(*exc_info)  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        target = self._lazy_target
+        if target is _UNSET:
+            factory = self._lazy_factory
+            return f"<LazyProxy of {key_name(getattr(factory, '__qualname__', factory))}, not created>"
+        return f"<LazyProxy of {target!r}>"
