@@ -1,0 +1,1 @@
+"""Find where pytest-xdist workers and runs collide (work in progress)."""

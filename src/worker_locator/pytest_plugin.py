@@ -1,0 +1,1 @@
+"""The worker-locator pytest plugin (work in progress)."""
