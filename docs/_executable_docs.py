@@ -1,0 +1,246 @@
+"""Run every Python example in the docs, the ADRs and the docstrings, under pytest-xdist too.
+
+`docs/conftest.py` and `src/conftest.py` build their Sybil collectors from here, and
+`tests/docs/` parses files with the very same parsers to check that nothing is left
+unexecuted. The rules this module enforces:
+
+- A Python fence runs whatever its info string carries after the language
+  (```` ```python title="app.py" ````, ```` ```{.python .annotate} ````, `py`, `pycon`):
+  Sybil's own Markdown parser silently ignores such fences.
+- `<!-- skip: next -->` and `<!-- skip: start -->` need a reason, or collection fails:
+  Sybil reports a reasonless skip as PASSED.
+- Each document starts from a fresh default locator and leaves none behind.
+- Each document runs top to bottom on one worker, in source order, whatever the
+  `--dist` mode or the random order plugin does with other tests.
+"""
+
+# ruff: noqa: INP001 - loaded by file path from the conftests, not imported from a package
+
+from __future__ import annotations
+
+import gc
+import re
+from collections.abc import Iterable, Iterator
+from doctest import ELLIPSIS, NORMALIZE_WHITESPACE
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sybil import Document, Region, Sybil
+from sybil.integration.pytest import SybilItem
+from sybil.parsers.abstract import AbstractCodeBlockParser, AbstractSkipParser
+from sybil.parsers.abstract.codeblock import PythonDocTestOrCodeBlockParser
+from sybil.parsers.markdown import ClearNamespaceParser
+from sybil.parsers.markdown.lexers import DirectiveInHTMLCommentLexer, RawFencedCodeBlockLexer
+from sybil.parsers.rest import DocTestParser
+from sybil.typing import Evaluator, Parser
+
+import worker_locator
+
+__all__ = [
+    "PYTHON_LANGUAGES",
+    "FirstWins",
+    "PythonFenceParser",
+    "ReasonedSkipParser",
+    "docstring_sybil",
+    "keep_documents_in_source_order",
+    "make_scheduler",
+    "markdown_sybil",
+    "point_skips_at_the_document",
+]
+
+DOCTEST_FLAGS = ELLIPSIS | NORMALIZE_WHITESPACE
+
+#: Info-string languages that mean "Python": every fence carrying one of them runs.
+PYTHON_LANGUAGES = frozenset({"python", "python3", "py", "py3", "pycon"})
+
+# What follows the backticks: optional `{.` (attribute-list form), the language,
+# then anything (title="...", linenums="1", hl_lines="2 3", .annotate, }).
+_INFO = re.compile(r"[ \t]*(?:\{[ \t]*\.)?(?P<language>[A-Za-z0-9_+-]+)(?:[ \t}][^\n]*)?$\n", re.MULTILINE)
+_SKIP_ACTION = re.compile(r"[ \t]*(?P<action>\w+)(?:[ \t]+(?P<reason>.+?))?[ \t]*$", re.DOTALL)
+
+
+class _PythonFences(AbstractCodeBlockParser):
+    """Fenced and invisible code blocks whose language is one of `PYTHON_LANGUAGES`."""
+
+    def __init__(self, language: str, evaluator: Evaluator) -> None:
+        super().__init__(
+            [
+                RawFencedCodeBlockLexer(
+                    info_pattern=_INFO, mapping={"language": "arguments", "source": "source"}
+                ),
+                DirectiveInHTMLCommentLexer(directive=r"(invisible-)?code(-block)?", arguments=".+"),
+            ],
+            language,
+            evaluator,
+        )
+
+    def __call__(self, document: Document) -> Iterable[Region]:
+        for region in self.lexers(document):
+            language = str(region.lexemes["arguments"]).strip().lower()
+            if language in PYTHON_LANGUAGES:
+                region.parsed = region.lexemes["source"]
+                region.evaluator = self._evaluator
+                yield region
+
+
+class PythonFenceParser(PythonDocTestOrCodeBlockParser):
+    """Python fences with or without attributes; a fence that starts with `>>>` runs as a doctest."""
+
+    codeblock_parser_class = _PythonFences
+
+    def __init__(self) -> None:
+        super().__init__(doctest_optionflags=DOCTEST_FLAGS)
+
+
+class ReasonedSkipParser(AbstractSkipParser):
+    """Sybil's Markdown skip directive, refusing `skip: next` and `skip: start` without a reason.
+
+    Sybil reports an example skipped without a reason as PASSED, so it would
+    look executed. `<!-- skip: next "why" -->` is reported as SKIPPED (why).
+    """
+
+    def __init__(self) -> None:
+        super().__init__([DirectiveInHTMLCommentLexer(self.directive)])
+
+    def __call__(self, document: Document) -> Iterable[Region]:
+        for region in super().__call__(document):
+            action, reason = region.parsed
+            if action in {"start", "next"} and not _has_reason(reason):
+                line = document.text.count("\n", 0, region.start) + 1
+                msg = (
+                    f"{document.path}:{line}: '<!-- skip: {action} -->' needs a reason, or it is reported"
+                    f' as passed: write <!-- skip: {action} "why it cannot run" -->'
+                )
+                raise ValueError(msg)
+            yield region
+
+
+def _has_reason(reason: str | None) -> bool:
+    if reason is None or not reason.strip():
+        return False
+    text = reason.strip()
+    if text.startswith("if"):  # if(condition, reason="...")
+        return "reason" in text
+    return True
+
+
+class FirstWins:
+    """Combine parsers; where their regions overlap, the earlier parser's region wins.
+
+    A docstring may hold a Python fence that contains `>>>` lines: the fence
+    parser and the bare-doctest parser both claim them, and Sybil refuses
+    overlapping regions. Bounds are recorded as copies, because Sybil shifts
+    the regions of a `.py` file in place after they are yielded.
+    """
+
+    def __init__(self, *parsers: Parser) -> None:
+        self.parsers = parsers
+
+    def __call__(self, document: Document) -> Iterator[Region]:
+        taken: list[tuple[int, int]] = []
+        for parser in self.parsers:
+            for region in parser(document):
+                if any(region.start < end and start < region.end for start, end in taken):
+                    continue
+                taken.append((region.start, region.end))
+                yield region
+
+
+def _fresh_locator(namespace: dict[str, Any]) -> None:
+    """Give a document a new default locator, so no document sees another's services."""
+    del namespace
+    worker_locator.reset_locator()
+
+
+def _leave_nothing_behind(namespace: dict[str, Any]) -> None:
+    """Close the document's default locator and release what its examples created.
+
+    Collecting here makes an unclosed resource warn while its own document is
+    torn down, not in whichever example happens to run next.
+    """
+    try:
+        worker_locator.reset_locator()
+    finally:
+        namespace.clear()
+        gc.collect()
+
+
+def markdown_sybil(path: Path) -> Sybil:
+    """Return the Sybil that runs the examples of the Markdown files under `path`."""
+    return Sybil(
+        parsers=[PythonFenceParser(), ReasonedSkipParser(), ClearNamespaceParser()],
+        patterns=["*.md"],
+        path=str(path),
+        setup=_fresh_locator,
+        teardown=_leave_nothing_behind,
+        name="md",
+    )
+
+
+def docstring_sybil(path: Path) -> Sybil:
+    """Return the Sybil that runs the docstring examples of the modules under `path`."""
+    return Sybil(
+        parsers=[
+            FirstWins(PythonFenceParser(), DocTestParser(optionflags=DOCTEST_FLAGS)),
+            ReasonedSkipParser(),
+        ],
+        patterns=["*.py"],
+        excludes=["conftest.py"],
+        path=str(path),
+        setup=_fresh_locator,
+        teardown=_leave_nothing_behind,
+        name="py",
+    )
+
+
+def make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Schedule whole files per worker, so a document's examples share one namespace.
+
+    pytest-xdist's default `--dist load` spreads one document's examples over
+    workers, where each example that uses an earlier one's names fails with
+    `NameError`. `load`, `worksteal` and `loadgroup` (which pytest 9.2 breaks,
+    pytest-xdist issue 1386) become `loadfile`; `loadfile`, `loadscope` and
+    `each` keep files whole already and are left to pytest-xdist.
+    """
+    if config.getvalue("dist") not in {"load", "worksteal", "loadgroup"}:
+        return None
+    from xdist.scheduler import (  # type: ignore[import-untyped]  # noqa: PLC0415 - xdist ships no types; imported only when it runs the session
+        LoadFileScheduling,
+    )
+
+    return LoadFileScheduling(config, log)
+
+
+def keep_documents_in_source_order(items: list[pytest.Item]) -> None:
+    """Put each document's examples back together and in source order.
+
+    pytest-randomly shuffles items that have no module, such as Sybil's, one
+    by one. Documents keep the slots and the order the shuffle gave them, so a
+    seed still changes which document runs first; other tests are not moved.
+    """
+    slots = [i for i, item in enumerate(items) if isinstance(item, SybilItem)]
+    if not slots:
+        return
+    first_seen: dict[object, int] = {}
+    for i in slots:
+        first_seen.setdefault(items[i].parent, i)
+    examples = sorted(
+        (items[i] for i in slots),
+        key=lambda item: (first_seen[item.parent], _example_start(item)),
+    )
+    for slot, item in zip(slots, examples, strict=True):
+        items[slot] = item
+
+
+def _example_start(item: pytest.Item) -> int:
+    assert isinstance(item, SybilItem)  # noqa: S101 - only Sybil items reach here
+    start: int = item.example.region.start
+    return start
+
+
+def point_skips_at_the_document(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Make a skipped example's summary line name its document and line, not pytest's internals."""
+    if report.skipped and isinstance(item, SybilItem) and isinstance(report.longrepr, tuple):
+        reason = report.longrepr[2]
+        report.longrepr = (str(item.path), item.example.line, reason)
