@@ -24,7 +24,12 @@ __all__ = [
     "worker_id",
 ]
 
-# Report the public module, so tracebacks and reprs never show private paths.
-for _name in __all__:
-    globals()[_name].__module__ = __name__
-del _name
+
+def _report_public_module() -> None:
+    """Make public objects name this module, so tracebacks and reprs never show private paths."""
+    namespace = globals()
+    for name in __all__:
+        namespace[name].__module__ = __name__
+
+
+_report_public_module()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, NoReturn, SupportsIndex, TypeVar, cast
 
 from ._errors import key_name
 from ._fork import watch_forks
@@ -24,7 +25,8 @@ class LazyProxy(Generic[T]):
     target. A process forked after creation builds its own target instead of
     using the parent's. Attribute access, assignment and deletion, calls,
     item access, `len`, `in`, iteration and `with` reach the target; other
-    operators, `==` and `hash` apply to the proxy itself.
+    operators, `==` and `hash` apply to the proxy itself. `copy.copy` and
+    `copy.deepcopy` copy the object it stands for; pickling is refused.
 
     Examples:
         >>> built = []
@@ -38,6 +40,9 @@ class LazyProxy(Generic[T]):
     """
 
     __slots__ = ("__weakref__", "_lazy_factory", "_lazy_lock", "_lazy_target")
+    _lazy_factory: Callable[[], T]
+    _lazy_lock: threading.Lock
+    _lazy_target: Any
 
     def __init__(self, factory: Callable[[], T]) -> None:
         if not callable(cast("object", factory)):
@@ -99,6 +104,16 @@ class LazyProxy(Generic[T]):
 
     def __exit__(self, *exc_info: object) -> Any:
         return self._lazy_get().__exit__(*exc_info)  # type: ignore[attr-defined]
+
+    def __copy__(self) -> T:
+        return copy.copy(self._lazy_get())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> T:
+        return copy.deepcopy(self._lazy_get(), memo)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        msg = "a LazyProxy cannot be pickled: pickle the object it stands for instead"
+        raise TypeError(msg)
 
     def __repr__(self) -> str:
         target = self._lazy_target

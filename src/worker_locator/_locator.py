@@ -10,7 +10,7 @@ import time
 import types
 import warnings
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final, TypeAlias, TypedDict, TypeVar, cast, overload
 
@@ -197,7 +197,7 @@ class ServiceLocator:
     def register(
         self,
         key: type[T],
-        factory: Callable[[], Generator[T, None, None]],
+        factory: Callable[[], Iterator[T]],
         *,
         keep_between_tests: bool = False,
     ) -> None: ...
@@ -339,7 +339,7 @@ class ServiceLocator:
             if generation == self._generation and self._factories.get(key) is registration:
                 seq = self._next_seq()
                 self._entries[key] = _Entry(instance, seq, registration, finaliser=finaliser)
-                self._fast[key] = instance
+                # no recency bit yet: the first hit takes the slow path and sets it
                 victims = self._evict_over_bound(keep=key)
         if victims:
             self._close_evicted(victims)
@@ -401,7 +401,8 @@ class ServiceLocator:
             `value`.
 
         Raises:
-            RuntimeError: Blocks were exited out of order.
+            RuntimeError: An outer block was exited while inner ones were open;
+                the outer block's previous state is restored all the same.
             ExceptionGroup: Closing services built inside the block failed.
 
         Examples:
@@ -442,12 +443,11 @@ class ServiceLocator:
 
     def _leave_override(self, saved: _SavedState) -> list[Exception]:
         with self._cond:
-            if not self._overrides or self._overrides[-1] is not saved:
-                if saved in self._overrides:
-                    msg = "override() blocks must be exited in the reverse order they were entered"
-                    raise RuntimeError(msg)
-                return []  # discarded by `reset`
-            self._overrides.pop()
+            if saved not in self._overrides:
+                return []  # discarded by `restore` or by an outer block's exit
+            position = self._overrides.index(saved)
+            still_open = len(self._overrides) - position - 1
+            del self._overrides[position:]
             built_inside = [e for e in self._entries.values() if e.seq > saved.seq and not e.is_override]
             self._factories = saved.factories
             if saved.generation == self._generation:
@@ -456,7 +456,14 @@ class ServiceLocator:
                 self._dependents = saved.dependents
             self._pin_seq = self._overrides[0].seq if self._overrides else 0
             self._update_fast_path()
-        return _close_entries(built_inside)
+        errors = _close_entries(built_inside)
+        if still_open:
+            msg = (
+                f"override() blocks must be exited in the reverse order they were entered; {still_open} inner"
+                " block(s) were still open and have been discarded with this one"
+            )
+            raise RuntimeError(msg)
+        return errors
 
     # -- eviction, dropping and closing ---------------------------------------
 
@@ -775,7 +782,8 @@ def _describe(key: _Key, entry: _Entry, *, counted: bool) -> dict[str, Any]:
     held = getattr(entry.instance, "held_resources", None)
     if callable(held):
         try:
-            described["resources"] = [str(r) for r in itertools.islice(held(), _MAX_RESOURCES_PER_SERVICE)]
+            declared = cast("Iterable[object]", held())
+            described["resources"] = [str(r) for r in itertools.islice(declared, _MAX_RESOURCES_PER_SERVICE)]
         except Exception as exc:  # noqa: BLE001 - a broken service must not break the snapshot
             described["resources_error"] = f"{type(exc).__name__}: {exc}"
     return described

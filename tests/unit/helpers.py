@@ -1,0 +1,75 @@
+"""Test helpers: running code in a real forked child, and a connection-like service with a server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import socketserver
+from collections.abc import Callable
+from typing import Any
+
+ChildRunner = Callable[[Callable[[], Any]], Any]
+
+
+def run_in_fork(body: Callable[[], Any]) -> Any:
+    """Run `body` in a child made by `os.fork()` and return what it returned, as JSON."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, whose coverage is not collected
+        status = 1
+        try:
+            os.close(read_end)
+            payload = json.dumps({"ok": body()})
+            status = 0
+        except BaseException as exc:  # noqa: BLE001 - every failure must reach the parent
+            payload = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+        with os.fdopen(write_end, "w") as pipe:
+            pipe.write(payload)
+        os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        payload = pipe.read()
+    _, wait_status = os.waitpid(pid, 0)
+    result = json.loads(payload)
+    assert "error" not in result, f"the forked child failed: {result['error']}"
+    assert os.waitstatus_to_exitcode(wait_status) == 0
+    return result["ok"]
+
+
+class LineServer(socketserver.ThreadingTCPServer):
+    """A line-echo server on 127.0.0.1 that ends a connection on `QUIT`, as a database ends a session."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class LineHandler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        for raw in self.rfile:
+            line = raw.decode().strip()
+            if line == "QUIT":
+                return
+            self.wfile.write(f"reply-to:{line}\n".encode())
+
+
+class Client:
+    """A connection-like service: one socket to the line server, closed politely with `QUIT`."""
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.owner_pid = os.getpid()
+        self.sock = socket.create_connection(address)
+        self.file = self.sock.makefile("rw")
+
+    def request(self, text: str) -> str:
+        self.file.write(text + "\n")
+        self.file.flush()
+        return self.file.readline().strip()
+
+    def close(self) -> None:
+        try:
+            self.file.write("QUIT\n")
+            self.file.flush()
+        finally:
+            self.file.close()
+            self.sock.close()

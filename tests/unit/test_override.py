@@ -1,0 +1,197 @@
+"""`override`: the value reaches cached dependents, and the exact previous state returns on exit."""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import pytest
+
+from worker_locator import ServiceLocator, ServiceNotRegisteredError
+
+
+class Resource:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture(name="wired")
+def _wired(locator: ServiceLocator) -> ServiceLocator:
+    """A locator with region <- greeting <- page, all cached."""
+    locator.register("region", lambda: "eu")
+    locator.register("greeting", lambda: Resource(f"hello from {locator.get('region')}"))
+    locator.register("page", lambda: Resource(f"<p>{locator.get('greeting').name}</p>"))
+    locator.register("unrelated", lambda: Resource("unrelated"))
+    locator.get("page")
+    locator.get("unrelated")
+    return locator
+
+
+def test_inside_the_block_get_returns_the_value(wired: ServiceLocator) -> None:
+    with wired.override("region", "us") as value:
+        assert value == "us"
+        assert wired.get("region") == "us"
+    assert wired.get("region") == "eu"
+
+
+def test_cached_dependents_are_rebuilt_inside_and_the_same_objects_return_after(
+    wired: ServiceLocator,
+) -> None:
+    greeting, page, unrelated = wired.get("greeting"), wired.get("page"), wired.get("unrelated")
+    with wired.override("region", "us"):
+        assert wired.get("greeting").name == "hello from us"
+        assert wired.get("page").name == "<p>hello from us</p>"
+        assert wired.get("unrelated") is unrelated, "services that do not depend on the key are not rebuilt"
+    assert wired.get("greeting") is greeting
+    assert wired.get("page") is page
+    assert not greeting.closed
+    assert not page.closed
+
+
+def test_a_dependency_that_was_already_cached_when_the_dependent_was_built_is_tracked(
+    locator: ServiceLocator,
+) -> None:
+    locator.register("region", lambda: "eu")
+    locator.get("region")  # cached first: the dependent's lookup of it is a cache hit
+    locator.register("greeting", lambda: f"hello from {locator.get('region')}")
+    locator.get("greeting")
+    with locator.override("region", "us"):
+        assert locator.get("greeting") == "hello from us"
+
+
+def test_what_was_built_inside_is_closed_on_exit_but_not_the_value(wired: ServiceLocator) -> None:
+    replacement = Resource("fake greeting")
+    with wired.override("greeting", replacement):
+        page_inside = wired.get("page")
+        assert page_inside.name == "<p>fake greeting</p>"
+    assert page_inside.closed
+    assert not replacement.closed
+
+
+def test_state_is_restored_when_the_block_raises(wired: ServiceLocator) -> None:
+    page = wired.get("page")
+    error = ValueError("boom")
+
+    def body() -> None:
+        with wired.override("region", "us"):
+            wired.get("page")
+            raise error
+
+    with pytest.raises(ValueError, match="boom") as caught:
+        body()
+    assert caught.value is error
+    assert wired.get("page") is page
+    assert wired.get("region") == "eu"
+
+
+def test_overrides_nest_and_each_exit_restores_its_own_entry_state(wired: ServiceLocator) -> None:
+    with wired.override("region", "us"):
+        with wired.override("region", "jp"):
+            assert wired.get("greeting").name == "hello from jp"
+        assert wired.get("greeting").name == "hello from us"
+        with wired.override("greeting", Resource("hi")):
+            assert wired.get("page").name == "<p>hi</p>"
+        assert wired.get("page").name == "<p>hello from us</p>"
+    assert wired.get("page").name == "<p>hello from eu</p>"
+
+
+def test_exiting_out_of_order_is_an_error_that_still_restores_the_outer_state(wired: ServiceLocator) -> None:
+    page = wired.get("page")
+    outer = wired.override("region", "us")
+    inner = wired.override("greeting", Resource("x"))
+    outer.__enter__()
+    inner.__enter__()
+    with pytest.raises(RuntimeError, match="reverse order they were entered; 1 inner block"):
+        outer.__exit__(None, None, None)
+    assert wired.get("region") == "eu"
+    assert wired.get("page") is page
+    inner.__exit__(None, None, None)  # already discarded: nothing happens
+    assert wired.get("page") is page
+
+
+def test_an_unregistered_key_can_be_overridden_and_is_unknown_again_after(locator: ServiceLocator) -> None:
+    with locator.override("feature_flag", value=True):
+        assert locator.get("feature_flag") is True
+    with pytest.raises(ServiceNotRegisteredError):
+        locator.get("feature_flag")
+
+
+def test_registrations_made_inside_the_block_are_undone(wired: ServiceLocator) -> None:
+    with wired.override("region", "us"):
+        wired.register("extra", lambda: "extra")
+        wired.register("unrelated", lambda: Resource("replaced inside"))
+    assert "extra" not in wired.registered()
+    assert wired.get("unrelated").name == "unrelated"
+
+
+def test_services_first_built_inside_the_block_are_not_left_behind(wired: ServiceLocator) -> None:
+    wired.register("late", lambda: Resource("late"))
+    with wired.override("region", "us"):
+        late = wired.get("late")
+    assert late.closed
+    assert wired.get("late") is not late
+
+
+def test_services_cached_before_the_block_are_never_evicted_inside_it() -> None:
+    locator = ServiceLocator(max_cached=2)
+    for name in "ab":
+        locator.register(name, functools.partial(Resource, name))
+    a, b = locator.get("a"), locator.get("b")
+    with locator.override("x", "value"):
+        for name in "cdef":
+            locator.register(name, functools.partial(Resource, name))
+            locator.get(name)
+    assert locator.get("a") is a
+    assert locator.get("b") is b
+    assert not a.closed
+    assert not b.closed
+
+
+def test_other_threads_see_the_override(wired: ServiceLocator) -> None:
+    seen: list[str] = []
+    with wired.override("region", "us"):
+        thread = threading.Thread(target=lambda: seen.append(wired.get("greeting").name))
+        thread.start()
+        thread.join(30)
+    assert seen == ["hello from us"]
+
+
+def test_close_inside_a_block_is_refused(wired: ServiceLocator) -> None:
+    with wired.override("region", "us"), pytest.raises(RuntimeError, match="leave the block first"):
+        wired.close()
+
+
+def test_failures_closing_inside_built_services_are_grouped_on_a_clean_exit(locator: ServiceLocator) -> None:
+    class Broken:
+        def close(self) -> None:
+            msg = "cannot close"
+            raise OSError(msg)
+
+    locator.register("broken", Broken)
+    with pytest.raises(ExceptionGroup) as caught, locator.override("x", 1):
+        locator.get("broken")
+    assert caught.group_contains(OSError, match="cannot close")
+
+
+def test_failures_closing_inside_built_services_become_notes_when_the_block_raises(
+    locator: ServiceLocator,
+) -> None:
+    class Broken:
+        def close(self) -> None:
+            msg = "cannot close"
+            raise OSError(msg)
+
+    locator.register("broken", Broken)
+
+    def body() -> None:
+        with locator.override("x", 1):
+            locator.get("broken")
+            raise KeyError("body")
+
+    with pytest.raises(KeyError) as caught:
+        body()
+    assert any("cannot close" in note for note in caught.value.__notes__)
