@@ -92,6 +92,20 @@ class PythonFenceParser(PythonDocTestOrCodeBlockParser):
     def __init__(self) -> None:
         super().__init__(doctest_optionflags=DOCTEST_FLAGS)
 
+    def __call__(self, document: Document) -> Iterable[Region]:
+        for region in self.codeblock_parser(document):
+            source = region.parsed
+            if not source.startswith(">>>"):
+                yield region
+                continue
+            for doctest_region in self.doctest_parser(source, document.path):
+                doctest_region.adjust(region, source)
+                # Sybil 10.1's Region.adjust shifts the start by the fence's offset but
+                # not the end, leaving empty or inverted regions that `FirstWins` and
+                # the overlap check cannot compare.
+                doctest_region.end += source.offset
+                yield doctest_region
+
 
 class ReasonedSkipParser(AbstractSkipParser):
     """Sybil's Markdown skip directive, refusing `skip: next` and `skip: start` without a reason.
