@@ -1,0 +1,104 @@
+"""checkpoint() and restore(): the per-test reset the pytest plugin is built on."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker_locator import ServiceLocator, ServiceNotRegisteredError
+
+
+class Resource:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_restore_returns_to_the_checkpoint_registrations(locator: ServiceLocator) -> None:
+    locator.register("region", lambda: "eu")
+    baseline = locator.checkpoint()
+    locator.register("region", lambda: "us")
+    locator.register("extra", lambda: "extra")
+    locator.restore(baseline)
+    assert locator.get("region") == "eu"
+    with pytest.raises(ServiceNotRegisteredError):
+        locator.get("extra")
+
+
+def test_restore_closes_and_drops_what_was_cached_even_mutated_instances(locator: ServiceLocator) -> None:
+    locator.register("settings", lambda: {"debug": False})
+    locator.register("db", lambda: Resource("db"))
+    baseline = locator.checkpoint()
+    locator.get("settings")["debug"] = True  # a test mutates a shared service
+    db = locator.get("db")
+    locator.restore(baseline)
+    assert db.closed
+    assert locator.get("settings") == {"debug": False}
+    assert locator.get("db") is not db
+
+
+def test_restore_discards_overrides_that_were_never_exited(locator: ServiceLocator) -> None:
+    locator.register("region", lambda: "eu")
+    baseline = locator.checkpoint()
+    block = locator.override("region", "us")
+    block.__enter__()
+    assert locator.get("region") == "us"
+    locator.restore(baseline)
+    assert locator.get("region") == "eu"
+    block.__exit__(None, None, None)  # discarded: exiting later changes nothing
+    assert locator.get("region") == "eu"
+    locator.close()  # no override is open any more
+
+
+def test_services_kept_between_tests_survive_restore(locator: ServiceLocator) -> None:
+    locator.register("engine", lambda: Resource("engine"), keep_between_tests=True)
+    locator.register("session", lambda: Resource(f"session on {locator.get('engine').name}"))
+    baseline = locator.checkpoint()
+    engine, session = locator.get("engine"), locator.get("session")
+    locator.restore(baseline)
+    assert locator.get("engine") is engine
+    assert not engine.closed
+    assert session.closed
+
+
+def test_a_kept_service_built_from_a_dropped_one_is_dropped_too(locator: ServiceLocator) -> None:
+    locator.register("config", lambda: Resource("config"))
+    locator.register(
+        "engine", lambda: Resource(f"engine for {locator.get('config').name}"), keep_between_tests=True
+    )
+    baseline = locator.checkpoint()
+    engine = locator.get("engine")
+    locator.restore(baseline)
+    assert engine.closed, "it held a service that was dropped, so it could not be kept"
+
+
+def test_a_kept_service_whose_registration_changed_is_dropped(locator: ServiceLocator) -> None:
+    locator.register("engine", lambda: Resource("real"), keep_between_tests=True)
+    baseline = locator.checkpoint()
+    locator.register("engine", lambda: Resource("test double"), keep_between_tests=True)
+    double = locator.get("engine")
+    locator.restore(baseline)
+    assert double.closed
+    assert locator.get("engine").name == "real"
+
+
+def test_restore_raises_a_group_for_close_failures_after_restoring(locator: ServiceLocator) -> None:
+    class Broken:
+        def close(self) -> None:
+            msg = "cannot close"
+            raise OSError(msg)
+
+    baseline = locator.checkpoint()
+    locator.register("broken", Broken)
+    locator.get("broken")
+    with pytest.raises(ExceptionGroup, match="1 services failed to close while restoring"):
+        locator.restore(baseline)
+    assert "broken" not in locator.registered()
+    assert locator.stats()["cached"] == 0
+
+
+def test_a_checkpoint_has_a_readable_repr(locator: ServiceLocator) -> None:
+    locator.register("a", object)
+    assert repr(locator.checkpoint()) == "<Checkpoint of 1 registrations>"
