@@ -180,9 +180,21 @@ def _leave_nothing_behind(namespace: dict[str, Any]) -> None:
         gc.collect()
 
 
+class _PageSybil(Sybil):
+    """A Sybil whose documents see their own path as `__file__`, as a script would."""
+
+    def parse(self, path: Path) -> Document:
+        document = super().parse(path)
+        document.namespace["__file__"] = str(path)
+        return document
+
+
 def markdown_sybil(path: Path) -> Sybil:
-    """Return the Sybil that runs the examples of the Markdown files under `path`."""
-    return Sybil(
+    """Return the Sybil that runs the examples of the Markdown files under `path`.
+
+    Examples see the page's path as `__file__` (through the docs/adr link for ADRs).
+    """
+    return _PageSybil(
         parsers=[PythonFenceParser(), ReasonedSkipParser(), ClearNamespaceParser()],
         patterns=["*.md"],
         path=str(path),
