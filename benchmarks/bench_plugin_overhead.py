@@ -29,7 +29,7 @@ FILES = 20
 TESTS_PER_FILE = 100
 TARGET_RATIO = 1.05
 
-_TIMER_PLUGIN = '''
+_TIMER_PLUGIN = """
 import json, os, time
 
 def pytest_sessionstart(session):
@@ -39,7 +39,7 @@ def pytest_sessionfinish(session):
     spent = time.process_time() - session.config._bench_start
     with open(os.environ["BENCH_TIMER_OUT"], "w") as out:
         json.dump({"session_cpu": spent}, out)
-'''
+"""
 
 VARIANTS = {
     "plugin on": [],
@@ -69,7 +69,8 @@ def _run(root: Path, extra: list[str]) -> dict[str, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     expected = f"{FILES * TESTS_PER_FILE} passed"
     if done.returncode != 0 or expected not in done.stdout:
-        msg = f"the benchmark suite did not pass ({' '.join(extra) or 'plugin on'}):\n{done.stdout}{done.stderr}"
+        variant = " ".join(extra) or "plugin on"
+        msg = f"the benchmark suite did not pass ({variant}):\n{done.stdout}{done.stderr}"
         raise RuntimeError(msg)
     process_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     session_cpu = float(json.loads(out.read_text(encoding="utf-8"))["session_cpu"])
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(folder)
         _write_suite(root)
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
-        for name, extra in VARIANTS.items():  # warm the file system cache and bytecode
+        for extra in VARIANTS.values():  # warm the file system cache and bytecode
             _run(root, extra)
         for repeat in range(args.repeats):
             order = list(VARIANTS) if repeat % 2 == 0 else list(reversed(VARIANTS))
@@ -103,13 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"{FILES * TESTS_PER_FILE} trivial tests, best of {args.repeats} runs per variant")
         print(f"{'':12} {'session CPU s':>14} {'process CPU s':>14} {'wall s':>8}")
-        for name, figures in best.items():
-            print(
-                f"{name:12} {figures['session_cpu']:14.3f} {figures['process_cpu']:14.3f} {figures['wall']:8.3f}"
-            )
-        print(
-            f"{'on / off':12} {ratios['session_cpu']:14.3f} {ratios['process_cpu']:14.3f} {ratios['wall']:8.3f}"
-        )
+        for name, figures in [*best.items(), ("on / off", ratios)]:
+            print(f"{name:12} {figures['session_cpu']:14.3f} {figures['process_cpu']:14.3f}", end="")
+            print(f" {figures['wall']:8.3f}")
         per_test_us = (on["session_cpu"] - off["session_cpu"]) / (FILES * TESTS_PER_FILE) * 1e6
         print(f"plugin cost per test: {per_test_us:.1f} us of CPU")
         verdict = "met" if passed else "MISSED"
