@@ -73,6 +73,9 @@ MAX_SNAPSHOT_BYTES: Final = 16 * 1024 * 1024
 _HOST_LOCAL_KINDS: Final = frozenset({"sqlite", "file", "dir", "path", "port", "unix", "socket", "lock"})
 _UNSAFE_NAME: Final = re.compile(r"[^a-z0-9_]+")
 _SNAPSHOT_GLOB: Final = "*.json"
+_TOO_LARGE: Final = (
+    f"larger than {MAX_SNAPSHOT_BYTES} bytes, too large to be a snapshot; is it the right file?"
+)
 
 
 class SnapshotError(ValueError):
@@ -295,14 +298,14 @@ def load_snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         if not file.is_file():
             raise SnapshotError(file, "not a regular file" if file.exists() else "no such file")
+        if file.stat().st_size > MAX_SNAPSHOT_BYTES:
+            raise SnapshotError(file, _TOO_LARGE)
         with file.open("rb") as stream:
             raw = stream.read(MAX_SNAPSHOT_BYTES + 1)
     except OSError as exc:
         raise SnapshotError(file, f"cannot read it: {exc.strerror or exc}") from None
     if len(raw) > MAX_SNAPSHOT_BYTES:
-        raise SnapshotError(
-            file, f"larger than {MAX_SNAPSHOT_BYTES} bytes, too large to be a snapshot; is it the right file?"
-        )
+        raise SnapshotError(file, _TOO_LARGE)
     data = _parse(file, raw)
     try:
         _check_snapshot(data)
@@ -379,8 +382,10 @@ def _parse(file: Path, raw: bytes) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()):
-            problem = f"truncated JSON: it ends at line {exc.lineno} before the document is complete"
+        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
+            problem = (
+                f"truncated JSON: it stops before the document is complete ({exc.msg}, line {exc.lineno})"
+            )
         else:
             problem = f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         raise SnapshotError(file, problem) from None
@@ -475,7 +480,7 @@ def _require(
     if value is None and optional:
         return None
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        msg = f"'{where}{name}' is {_json_type(value)}, not {_json_type_name(kind)}"
+        msg = f"'{where}{name}' is {_json_type(value)}, not {_with_article(_json_type_name(kind))}"
         raise _InvalidError(msg)
     return value
 
@@ -507,7 +512,10 @@ def _json_type(value: object) -> str:
     """Name a parsed JSON value's type with its article: "an object", "a string", "null"."""
     if value is None:
         return "null"
-    name = _json_type_name(type(value))
+    return _with_article(_json_type_name(type(value)))
+
+
+def _with_article(name: str) -> str:
     return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
