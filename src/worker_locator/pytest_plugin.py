@@ -12,7 +12,9 @@ registrations made since, discards `override` blocks that were never exited
 and closes the cached instances, including ones a test mutated. Services
 registered with `keep_between_tests=True` stay cached. Registrations made by a
 fixture whose scope is wider than the unit (a session fixture, under
-per-test isolation) join the baseline until that fixture is torn down. A test
+per-test isolation) join the baseline until that fixture is torn down; the
+instances such a fixture gets from the locator are closed at the end of the
+unit like any other, unless their service keeps them between tests. A test
 that calls `reset_locator()` is undone as well: the locator it installed is
 closed and the baseline locator becomes the default again.
 
