@@ -124,7 +124,7 @@ def leaky_suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def test_leftovers_never_reach_the_next_test(leaky_suite: pytest.Pytester) -> None:
-    result = leaky_suite.runpytest_inprocess("-p", "no:randomly")
+    result = leaky_suite.runpytest_inprocess("-n", "0", "-p", "no:randomly")
     result.assert_outcomes(passed=12)
 
 
