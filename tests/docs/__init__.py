@@ -1,0 +1,1 @@
+"""Tests of the documentation: the site builds, every example runs, the API matches its reference."""
