@@ -8,7 +8,7 @@ import threading
 
 from ._locator import ServiceLocator
 
-__all__ = ["get_locator", "reset_locator"]
+__all__ = ["get_locator", "install_default", "reset_locator"]
 
 _lock = threading.Lock()
 _default: ServiceLocator | None = None
@@ -55,6 +55,17 @@ def reset_locator() -> ServiceLocator:
     if old is not None:
         old.close()
     return new
+
+
+def install_default(locator: ServiceLocator) -> ServiceLocator | None:
+    """Make `locator` the process's default and return the one it replaces, unclosed.
+
+    Not public API: the pytest plugin reinstates the locator it isolates with it.
+    """
+    with _lock:
+        previous = _default
+        _install(locator)
+    return previous
 
 
 def _install(locator: ServiceLocator) -> ServiceLocator:

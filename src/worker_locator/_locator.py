@@ -11,7 +11,7 @@ import types
 import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, Final, TypeAlias, TypedDict, TypeVar, cast, overload
 
 from ._errors import CircularDependencyError, ServiceNotRegisteredError, key_name
@@ -285,7 +285,9 @@ class ServiceLocator:
         try:
             return self._hot[key]
         except KeyError:
-            return self._resolve(key)
+            pass
+        # Outside the handler, so that errors are not chained to the KeyError of the miss.
+        return self._resolve(key)
 
     def _resolve(self, key: _Key) -> Any:  # noqa: C901, PLR0912, PLR0915 - one state machine under one lock
         me = threading.get_ident()
@@ -381,8 +383,7 @@ class ServiceLocator:
 
     # -- overrides ------------------------------------------------------------
 
-    @contextmanager
-    def override(self, key: type[T] | str, value: T) -> Iterator[T]:
+    def override(self, key: type[T] | str, value: T) -> AbstractContextManager[T]:
         """Make `get(key)` return `value` inside a `with` block, for tests.
 
         Cached services that depend on `key` are rebuilt inside the block, so
@@ -391,19 +392,21 @@ class ServiceLocator:
         cached objects. What was built inside the block is closed, except
         `value` itself, which belongs to the caller. Blocks nest; exit them in
         reverse order. While a block is open, services cached before it are
-        never evicted.
+        never evicted. The override starts at `__enter__`; a block that is
+        entered and never exited stays in force until `restore` discards it.
 
         Args:
             key: The key to override.
             value: What `get(key)` returns inside the block.
 
-        Yields:
-            `value`.
+        Returns:
+            A context manager whose `__enter__` returns `value`.
 
         Raises:
-            RuntimeError: An outer block was exited while inner ones were open;
-                the outer block's previous state is restored all the same.
-            ExceptionGroup: Closing services built inside the block failed.
+            TypeError: The key is neither a type nor a string.
+            RuntimeError: On exit, an outer block was exited while inner ones
+                were open; the outer block's previous state is restored all the same.
+            ExceptionGroup: On exit, closing services built inside the block failed.
 
         Examples:
             >>> locator = ServiceLocator()
@@ -418,6 +421,9 @@ class ServiceLocator:
             'hello from eu'
         """
         _check_key(key)
+        return _OverrideBlock(self, key, value)
+
+    def _enter_override(self, key: _Key, value: object) -> _SavedState:
         with self._cond:
             saved = _SavedState(self)
             self._overrides.append(saved)
@@ -428,18 +434,7 @@ class ServiceLocator:
             self._drop_with_dependents(key)
             self._entries[key] = _Entry(value, self._next_seq(), registration)
             self._fast[key] = value
-        try:
-            yield value
-        except BaseException as exc:
-            for error in self._leave_override(saved):
-                exc.add_note(
-                    f"closing a service built inside override({key_name(key)!r}) also failed: {error!r}"
-                )
-            raise
-        errors = self._leave_override(saved)
-        if errors:
-            msg = f"closing services built inside override({key_name(key)!r}) failed"
-            raise ExceptionGroup(msg, errors)
+            return saved
 
     def _leave_override(self, saved: _SavedState) -> list[Exception]:
         with self._cond:
@@ -720,6 +715,41 @@ class ServiceLocator:
             f"<ServiceLocator: {len(self._factories)} registered,"
             f" {len(self._entries)} cached in pid {os.getpid()}>"
         )
+
+
+class _OverrideBlock(AbstractContextManager[T]):
+    """The context manager `ServiceLocator.override` returns; see there."""
+
+    def __init__(self, locator: ServiceLocator, key: _Key, value: T) -> None:
+        self._locator = locator
+        self._key = key
+        self._value = value
+        self._saved: _SavedState | None = None
+
+    def __enter__(self) -> T:
+        if self._saved is not None:
+            msg = f"override({key_name(self._key)!r}) is already open; call override() again to nest"
+            raise RuntimeError(msg)
+        self._saved = self._locator._enter_override(self._key, self._value)  # noqa: SLF001 - its own locator
+        return self._value
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        saved, self._saved = self._saved, None
+        if saved is None:
+            return
+        errors = self._locator._leave_override(saved)  # noqa: SLF001 - its own locator
+        name = key_name(self._key)
+        if exc is not None:
+            for error in errors:
+                exc.add_note(f"closing a service built inside override({name!r}) also failed: {error!r}")
+        elif errors:
+            msg = f"closing services built inside override({name!r}) failed"
+            raise ExceptionGroup(msg, errors)
 
 
 def _check_key(key: object) -> None:

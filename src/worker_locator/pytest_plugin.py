@@ -61,8 +61,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 import pytest
 
-from . import _default
-from ._default import get_locator
+from ._default import get_locator, install_default
 from ._identity import resource_namespace, worker_id
 from ._locator import Checkpoint, ServiceLocator
 
@@ -327,8 +326,7 @@ class _LocatorSession:
         current = get_locator()
         if current is not locator:
             errors.extend(self._retire(current))
-            with _default._lock:  # noqa: SLF001 - the plugin reinstates the locator it isolates
-                _default._install(locator)  # noqa: SLF001
+            install_default(locator)
         if self._snapshots is not None:
             self._remember(locator.snapshot())
         self._resets += count

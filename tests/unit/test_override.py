@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import threading
 
 import pytest
@@ -195,3 +196,23 @@ def test_failures_closing_inside_built_services_become_notes_when_the_block_rais
     with pytest.raises(KeyError) as caught:
         body()
     assert any("cannot close" in note for note in caught.value.__notes__)
+
+
+def test_a_block_entered_and_dropped_unexited_stays_in_force(locator: ServiceLocator) -> None:
+    locator.register("region", lambda: "eu")
+    locator.override("region", "us").__enter__()  # the block object is dropped at once
+    gc.collect()
+    assert locator.get("region") == "us", "garbage collection never exits a block behind your back"
+    locator.restore(locator.checkpoint())
+
+
+def test_a_block_cannot_be_entered_twice_while_open(locator: ServiceLocator) -> None:
+    block = locator.override("region", "us")
+    with block, pytest.raises(RuntimeError, match="override\\('region'\\) is already open"):
+        block.__enter__()
+
+
+def test_an_error_of_get_is_not_chained_to_the_cache_miss(locator: ServiceLocator) -> None:
+    with pytest.raises(ServiceNotRegisteredError) as caught:
+        locator.get("missing")
+    assert caught.value.__context__ is None
