@@ -1,0 +1,1 @@
+"""Integration tests: small real suites run under pytest-xdist in subprocesses."""
