@@ -95,7 +95,11 @@ class RunResult:
 
     def worker_of(self, nodeid: str) -> str:
         """Return the worker that ran a test (`master` without xdist)."""
-        return next(r.worker for r in self.reports if r.nodeid == nodeid)
+        for report in self.reports:
+            if report.nodeid == nodeid:
+                return report.worker
+        msg = f"{nodeid} has no report: it did not run\n{self.explain()}"
+        raise AssertionError(msg)
 
     def message_of(self, nodeid: str) -> str:
         """Return the message of a test's first failure report (for an assertion, its first line)."""

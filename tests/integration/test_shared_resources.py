@@ -80,7 +80,6 @@ def test_fixed_names_collide_between_workers(make_suite: SuiteFactory, workers: 
     for nodeid in PORT_TESTS:
         expected = "passed" if result.worker_of(nodeid) == holders[0] else "failed"
         assert outcomes[nodeid] == expected, result.explain()
-    assert result.counts()["failed"] >= len(DB_TESTS)
 
 
 def test_a_per_worker_cache_does_not_make_a_fixed_name_per_worker(

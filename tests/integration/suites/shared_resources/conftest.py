@@ -118,7 +118,7 @@ def rows_per_worker() -> int:
 
 @pytest.fixture(scope="session", autouse=True)
 def open_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, OSError]:
-    """Open both resources in every process, wait until every party holds them; yield what failed to open."""
+    """Open both resources in every process, wait until every party holds them; return what failed."""
     db_path, wanted_port = _names(tmp_path_factory)
     CACHE.register("db", lambda: Database(db_path), keep_between_tests=True)
     CACHE.register("listener", lambda: Listener(wanted_port), keep_between_tests=True)

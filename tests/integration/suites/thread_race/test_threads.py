@@ -14,7 +14,7 @@ import threading
 from tests.integration.suite_support import Cache, record
 
 THREADS = 32
-ALONE_AFTER = 2.0  # seconds the factory waits for other builders before it gives up and returns
+ALONE_AFTER = 5.0  # seconds the factory waits for other builders before it gives up and returns
 
 
 def test_threads_racing_for_the_first_get_build_the_service_once(cache: Cache) -> None:
