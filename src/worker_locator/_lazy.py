@@ -16,6 +16,10 @@ T = TypeVar("T")
 
 _UNSET: Any = object()
 
+# Targets a forked child inherited. They stay referenced for the child's lifetime so
+# that no finaliser of theirs runs there: the parent still uses them.
+_inherited_targets: list[object] = []
+
 
 class LazyProxy(Generic[T]):
     """Stand in for an object that is built by `factory` on first attribute access.
@@ -23,10 +27,11 @@ class LazyProxy(Generic[T]):
     Creation is thread-safe and happens once; a factory that raises leaves
     nothing behind, so the next access tries again. `repr` never creates the
     target. A process forked after creation builds its own target instead of
-    using the parent's. Attribute access, assignment and deletion, calls,
-    item access, `len`, `in`, iteration and `with` reach the target; other
-    operators, `==` and `hash` apply to the proxy itself. `copy.copy` and
-    `copy.deepcopy` copy the object it stands for; pickling is refused.
+    using the parent's, which it keeps referenced, so never finalises.
+    Attribute access, assignment and deletion, calls, item access, `len`,
+    `in`, iteration and `with` reach the target; other operators, `==` and
+    `hash` apply to the proxy itself. `copy.copy` and `copy.deepcopy` copy
+    the object it stands for; pickling is refused.
 
     Examples:
         >>> built = []
@@ -64,6 +69,8 @@ class LazyProxy(Generic[T]):
         return target  # type: ignore[no-any-return]
 
     def _after_fork_in_child(self) -> None:
+        if self._lazy_target is not _UNSET:
+            _inherited_targets.append(self._lazy_target)
         object.__setattr__(self, "_lazy_lock", threading.Lock())
         object.__setattr__(self, "_lazy_target", _UNSET)
 

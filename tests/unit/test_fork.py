@@ -265,3 +265,24 @@ def test_many_locators_are_garbage_collected() -> None:
     del locator
     gc.collect()
     assert sum(r() is not None for r in refs) == 0
+
+
+def test_a_forked_child_never_finalises_a_proxy_target_it_inherited(in_forked_child: ChildRunner) -> None:
+    finalised: list[int] = []
+
+    class Session:
+        def __del__(self) -> None:
+            finalised.append(os.getpid())
+
+    proxies = [LazyProxy(Session)]
+    parent_target_id = id(proxies[0]._lazy_get())
+
+    def child() -> list[Any]:
+        rebuilt = proxies[0]._lazy_get()
+        gc.collect()
+        return [list(finalised), id(rebuilt) != parent_target_id]
+
+    assert in_forked_child(child) == [[], True]
+    proxies.clear()
+    gc.collect()
+    assert finalised == [os.getpid()]
