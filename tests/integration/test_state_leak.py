@@ -24,6 +24,11 @@ ALL_PASS = dict.fromkeys(POLLUTERS + VICTIMS, "passed")
 VICTIMS_FAIL = {**ALL_PASS, **dict.fromkeys(VICTIMS, "failed")}
 
 
+def _plugin_loaded(output: str) -> bool:
+    plugins = next(line for line in output.splitlines() if line.startswith("plugins:"))
+    return "worker-locator-" in plugins
+
+
 @pytest.mark.parametrize("workers", [0, 4])
 @pytest.mark.parametrize("cache", ["naive", "keyed"])
 def test_naive_cache_leaks_into_later_tests_in_the_same_worker(
@@ -46,6 +51,7 @@ def test_plugin_resets_the_default_locator_after_each_test(make_suite: SuiteFact
     result = suite.run(workers=workers, dist="loadfile" if workers else None)
     assert result.outcomes() == ALL_PASS, result.explain()
     assert result.returncode == 0
+    assert _plugin_loaded(result.output)
     assert len({result.worker_of(nodeid) for nodeid in ALL_PASS}) == 1
 
 
@@ -61,4 +67,5 @@ def test_plugin_resets_the_default_locator_in_random_order(make_suite: SuiteFact
 def test_same_suite_without_the_plugin_leaks_again(make_suite: SuiteFactory, workers: int) -> None:
     suite = make_suite("state_leak", WL_IT_CACHE="locator")
     result = suite.run("-p", "no:worker_locator", workers=workers, dist="loadfile" if workers else None)
+    assert not _plugin_loaded(result.output)
     assert result.outcomes() == VICTIMS_FAIL, result.explain()
