@@ -25,6 +25,9 @@ _Key: TypeAlias = "type[Any] | str"
 
 SNAPSHOT_FORMAT: Final = 1
 _MAX_RESOURCES_PER_SERVICE: Final = 100
+# Eviction counts are kept per service name up to this many names, so that a workload
+# with ever-new keys cannot grow them without limit; further names go in one total.
+_MAX_EVICTED_NAMES: Final = 256
 
 # `get` reads this instead of the real instance map whenever every lookup has to
 # take the slow path: while a factory runs (to record what it depends on) and
@@ -178,6 +181,7 @@ class ServiceLocator:
         self._pin_seq = 0
         self._hits = self._misses = self._constructions = self._evictions = 0
         self._evicted: Counter[str] = Counter()
+        self._evicted_unnamed = 0
         self._update_fast_path()
 
     def _update_fast_path(self) -> None:
@@ -524,7 +528,11 @@ class ServiceLocator:
             for dropped_key, dropped in self._drop_with_dependents(candidate):
                 victims.append((dropped_key, dropped))
                 self._evictions += 1
-                self._evicted[key_name(dropped_key)] += 1
+                name = key_name(dropped_key)
+                if name in self._evicted or len(self._evicted) < _MAX_EVICTED_NAMES:
+                    self._evicted[name] += 1
+                else:
+                    self._evicted_unnamed += 1
         return victims
 
     def _close_evicted(self, victims: list[tuple[_Key, _Entry]]) -> None:
@@ -682,7 +690,9 @@ class ServiceLocator:
         run id) and, for each cached service, its key, type, creation time,
         hits, the pid that built it and the external resources it declares
         through a `held_resources()` method (for example `"sqlite:/tmp/app.db"`
-        or `"port:tcp:127.0.0.1:8765"`).
+        or `"port:tcp:127.0.0.1:8765"`). `evicted` counts evictions per service
+        name for the first 256 names; `evicted_unnamed` counts the rest, so the
+        snapshot stays small however many distinct keys pass through the cache.
 
         Returns:
             A dict of JSON types only; `format` is its version number.
@@ -691,6 +701,7 @@ class ServiceLocator:
             entries = list(self._entries.items())
             stats = self._stats_locked()
             evicted = dict(self._evicted)
+            evicted_unnamed = self._evicted_unnamed
             inherited = sum(len(p) for p in self._inherited)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -707,6 +718,7 @@ class ServiceLocator:
             "stats": dict(stats),
             "services": [_describe(key, entry, counted=self._count_hits) for key, entry in entries],
             "evicted": evicted,
+            "evicted_unnamed": evicted_unnamed,
             "inherited_dropped": inherited,
         }
 

@@ -65,7 +65,10 @@ def test_10000_distinct_keys_stay_within_the_default_bound(locator: ServiceLocat
         assert locator.stats()["cached"] <= 50
     assert locator.stats()["evictions"] == 10_000 - 50
     assert sum(r.closed for r in built) == 10_000 - 50
-    assert locator.snapshot()["evicted"]["key-0"] == 1
+    snapshot = locator.snapshot()
+    assert snapshot["evicted"]["key-0"] == 1
+    assert len(snapshot["evicted"]) == 256, "per-name counts are bounded"
+    assert snapshot["evicted_unnamed"] == 10_000 - 50 - 256
 
 
 def test_evicting_a_dependency_also_evicts_what_was_built_from_it() -> None:
