@@ -65,14 +65,24 @@ class _Registration:
 class Checkpoint:
     """The registrations of a locator at one moment, as `ServiceLocator.checkpoint` took them.
 
-    Pass it to `ServiceLocator.restore` to return to that moment. Opaque by design.
+    Pass it to `ServiceLocator.restore` to return to that moment. Opaque by
+    design: only `checkpoint()` makes one.
     """
 
     __slots__ = ("_factories", "_generation")
+    _factories: dict[_Key, _Registration]
+    _generation: int
 
-    def __init__(self, factories: dict[_Key, _Registration], generation: int) -> None:
-        self._factories = factories
-        self._generation = generation
+    def __init__(self) -> None:
+        msg = "checkpoints are taken with ServiceLocator.checkpoint(), not built directly"
+        raise TypeError(msg)
+
+    @classmethod
+    def _take(cls, factories: dict[_Key, _Registration], generation: int) -> Checkpoint:
+        checkpoint = object.__new__(cls)
+        checkpoint._factories = factories
+        checkpoint._generation = generation
+        return checkpoint
 
     def __repr__(self) -> str:
         return f"<Checkpoint of {len(self._factories)} registrations>"
@@ -578,7 +588,7 @@ class ServiceLocator:
             ('eu', False)
         """
         with self._cond:
-            return Checkpoint(dict(self._factories), self._generation)
+            return Checkpoint._take(dict(self._factories), self._generation)  # noqa: SLF001 - its own factory
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Return to a checkpoint's registrations and close what was cached since.

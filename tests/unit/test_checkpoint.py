@@ -102,3 +102,10 @@ def test_restore_raises_a_group_for_close_failures_after_restoring(locator: Serv
 def test_a_checkpoint_has_a_readable_repr(locator: ServiceLocator) -> None:
     locator.register("a", object)
     assert repr(locator.checkpoint()) == "<Checkpoint of 1 registrations>"
+
+
+def test_checkpoints_come_only_from_the_locator() -> None:
+    from worker_locator import Checkpoint  # noqa: PLC0415 - the import is what is tested
+
+    with pytest.raises(TypeError, match=r"checkpoints are taken with ServiceLocator.checkpoint\(\)"):
+        Checkpoint()
