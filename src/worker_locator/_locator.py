@@ -119,11 +119,11 @@ class _SavedState:
 
     def __init__(self, locator: ServiceLocator) -> None:
         self.factories = dict(locator._factories)  # noqa: SLF001 - a private helper of the locator
-        self.entries = OrderedDict(locator._entries)  # noqa: SLF001
-        self.fast = dict(locator._fast)  # noqa: SLF001
-        self.dependents = {k: set(v) for k, v in locator._dependents.items()}  # noqa: SLF001
-        self.generation = locator._generation  # noqa: SLF001
-        self.seq = locator._last_seq  # noqa: SLF001
+        self.entries = OrderedDict(locator._entries)  # noqa: SLF001 - the same helper
+        self.fast = dict(locator._fast)  # noqa: SLF001 - the same helper
+        self.dependents = {k: set(v) for k, v in locator._dependents.items()}  # noqa: SLF001 - the same helper
+        self.generation = locator._generation  # noqa: SLF001 - the same helper
+        self.seq = locator._last_seq  # noqa: SLF001 - the same helper
 
 
 class ServiceLocator:

@@ -321,7 +321,7 @@ class _LocatorSession:
         """Bring the default locator back to the baseline; raise what closing services raised."""
         locator, baseline = self._locator, self._baseline
         assert locator is not None  # noqa: S101 - only called once the loop has started
-        assert baseline is not None  # noqa: S101
+        assert baseline is not None  # noqa: S101 - as above
         errors: list[Exception] = []
         current = get_locator()
         if current is not locator:
