@@ -170,11 +170,13 @@ def _fresh_locator(namespace: dict[str, Any]) -> None:
 def _leave_nothing_behind(namespace: dict[str, Any]) -> None:
     """Close the document's default locator and release what its examples created.
 
-    Collecting here makes an unclosed resource warn while its own document is
-    torn down, not in whichever example happens to run next.
+    The locator is closed, not replaced, so that the pytest plugin still counts
+    what it built in its per-worker figures. Collecting here makes an unclosed
+    resource warn while its own document is torn down, not in whichever example
+    happens to run next.
     """
     try:
-        worker_locator.reset_locator()
+        worker_locator.get_locator().close()
     finally:
         namespace.clear()
         gc.collect()
