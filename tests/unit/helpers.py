@@ -37,6 +37,17 @@ def run_in_fork(body: Callable[[], Any]) -> Any:
     return result["ok"]
 
 
+class Resource:
+    """A named service that records whether it was closed."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class LineServer(socketserver.ThreadingTCPServer):
     """A line-echo server on 127.0.0.1 that ends a connection on `QUIT`, as a database ends a session."""
 

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.helpers import Resource
 from worker_locator import ServiceLocator, ServiceNotRegisteredError
-
-
-class Resource:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.closed = False
-
-    def close(self) -> None:
-        self.closed = True
 
 
 def test_restore_returns_to_the_checkpoint_registrations(locator: ServiceLocator) -> None:

@@ -7,16 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.unit.helpers import Resource
 from worker_locator import ServiceLocator
-
-
-class Resource:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.closed = False
-
-    def close(self) -> None:
-        self.closed = True
 
 
 def _build(into: list[Resource], name: str) -> Resource:

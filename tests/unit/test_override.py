@@ -8,16 +8,8 @@ import threading
 
 import pytest
 
+from tests.unit.helpers import Resource
 from worker_locator import ServiceLocator, ServiceNotRegisteredError
-
-
-class Resource:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.closed = False
-
-    def close(self) -> None:
-        self.closed = True
 
 
 @pytest.fixture(name="wired")
