@@ -14,13 +14,14 @@ unexecuted. The rules this module enforces:
   `--dist` mode or the random order plugin does with other tests.
 """
 
-# ruff: noqa: INP001 - loaded by file path from the conftests, not imported from a package
+# ruff: noqa: INP001 - imported by the conftests from docs/, not from a package
 
 from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Generator, Iterable, Iterator
 from doctest import ELLIPSIS, NORMALIZE_WHITESPACE
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from sybil.parsers.rest import DocTestParser
 from sybil.typing import Evaluator, Parser
 
 import worker_locator
+from worker_locator.pytest_plugin import keep_sybil_documents_together
 
 __all__ = [
     "PYTHON_LANGUAGES",
@@ -43,10 +45,8 @@ __all__ = [
     "PythonFenceParser",
     "ReasonedSkipParser",
     "docstring_sybil",
-    "keep_documents_in_source_order",
-    "make_scheduler",
     "markdown_sybil",
-    "point_skips_at_the_document",
+    "register",
 ]
 
 DOCTEST_FLAGS = ELLIPSIS | NORMALIZE_WHITESPACE
@@ -222,14 +222,29 @@ def docstring_sybil(path: Path) -> Sybil:
     )
 
 
-def make_scheduler(config: pytest.Config, log: Any) -> Any:
+PLUGIN_NAME = "worker-locator-executable-docs"
+
+
+def register(config: pytest.Config) -> None:
+    """Register this module's hooks once, whichever of docs/ and src/ asks first.
+
+    Both conftests call this, so that `pytest docs/`, `pytest src/` and
+    `pytest -n 8 docs/ src/` each get the hooks exactly once.
+    """
+    if not config.pluginmanager.has_plugin(PLUGIN_NAME):
+        config.pluginmanager.register(sys.modules[__name__], PLUGIN_NAME)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Schedule whole files per worker, so a document's examples share one namespace.
 
     pytest-xdist's default `--dist load` spreads one document's examples over
     workers, where each example that uses an earlier one's names fails with
     `NameError`. `load`, `worksteal` and `loadgroup` (which pytest 9.2 breaks,
     pytest-xdist issue 1386) become `loadfile`; `loadfile`, `loadscope` and
-    `each` keep files whole already and are left to pytest-xdist.
+    `each` keep files whole already and are left to pytest-xdist. Declared
+    optional, so that `pytest -p no:xdist` still starts.
     """
     if config.getvalue("dist") not in {"load", "worksteal", "loadgroup"}:
         return None
@@ -240,35 +255,20 @@ def make_scheduler(config: pytest.Config, log: Any) -> Any:
     return LoadFileScheduling(config, log)
 
 
-def keep_documents_in_source_order(items: list[pytest.Item]) -> None:
-    """Put each document's examples back together and in source order.
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep each document together and in source order when the worker-locator plugin is off.
 
-    pytest-randomly shuffles items that have no module, such as Sybil's, one
-    by one. Documents keep the slots and the order the shuffle gave them, so a
-    seed still changes which document runs first; other tests are not moved.
+    The plugin does it otherwise, with the same `keep_sybil_documents_together`.
     """
-    slots = [i for i, item in enumerate(items) if isinstance(item, SybilItem)]
-    if not slots:
-        return
-    first_seen: dict[object, int] = {}
-    for i in slots:
-        first_seen.setdefault(items[i].parent, i)
-    examples = sorted(
-        (items[i] for i in slots),
-        key=lambda item: (first_seen[item.parent], _example_start(item)),
-    )
-    for slot, item in zip(slots, examples, strict=True):
-        items[slot] = item
+    if not config.pluginmanager.has_plugin("worker_locator"):
+        keep_sybil_documents_together(items)
 
 
-def _example_start(item: pytest.Item) -> int:
-    assert isinstance(item, SybilItem)  # noqa: S101 - only Sybil items reach here
-    start: int = item.example.region.start
-    return start
-
-
-def point_skips_at_the_document(item: pytest.Item, report: pytest.TestReport) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Make a skipped example's summary line name its document and line, not pytest's internals."""
+    report = yield
     if report.skipped and isinstance(item, SybilItem) and isinstance(report.longrepr, tuple):
         reason = report.longrepr[2]
         report.longrepr = (str(item.path), item.example.line, reason)
+    return report

@@ -7,52 +7,20 @@ The machinery lives in `_executable_docs.py`, shared with `src/conftest.py` and 
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from collections.abc import Generator
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import pytest
 
-_HERE = Path(__file__).parent
+_DOCS = Path(__file__).parent
+if str(_DOCS) not in sys.path:
+    sys.path.insert(0, str(_DOCS))
+
+import _executable_docs  # noqa: E402 - importable once docs/ is on the path
+
+pytest_collect_file = _executable_docs.markdown_sybil(_DOCS).pytest()
 
 
-def _load_support() -> ModuleType:
-    name = "worker_locator_executable_docs"
-    module = sys.modules.get(name)
-    if module is None:
-        path = _HERE / "_executable_docs.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            msg = f"cannot load the executable-docs support module {path}"
-            raise ImportError(msg)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-_support = _load_support()
-
-pytest_collect_file = _support.markdown_sybil(_HERE).pytest()
-
-
-@pytest.hookimpl(optionalhook=True, tryfirst=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Keep each document on one worker, even under an explicit `--dist load`."""
-    return _support.make_scheduler(config, log)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run each document's examples together and in source order, whatever the random order plugin did."""
-    _support.keep_documents_in_source_order(items)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Name the document and line in the summary of a skipped example."""
-    report = yield
-    _support.point_skips_at_the_document(item, report)
-    return report
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the scheduling, ordering and reporting hooks the pages need."""
+    _executable_docs.register(config)

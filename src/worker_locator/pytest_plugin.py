@@ -65,7 +65,7 @@ from ._default import get_locator, install_default
 from ._identity import resource_namespace, worker_id
 from ._locator import Checkpoint, ServiceLocator
 
-__all__ = ["ISOLATION_SCOPES", "OverrideService"]
+__all__ = ["ISOLATION_SCOPES", "OverrideService", "keep_sybil_documents_together"]
 
 T = TypeVar("T")
 
@@ -74,7 +74,6 @@ ISOLATION_SCOPES: Final = ("test", "module", "session", "none")
 
 _STATE: Final = "worker_locator_state"
 _OUTPUT_KEY: Final = "worker_locator"
-_ORDER: Final = pytest.StashKey[int]()
 # Fixtures of these scopes outlive one unit, so what they register joins the baseline.
 _WIDER_SCOPES: Final = {
     "test": frozenset({"session", "package", "module", "class"}),
@@ -201,8 +200,19 @@ def _file_of(item: pytest.Item) -> object:
     return node if node is not None else item.path
 
 
-def _keep_documents_together(items: list[pytest.Item]) -> None:
-    """Put each Sybil document's examples next to each other, in the order they were collected."""
+def keep_sybil_documents_together(items: list[pytest.Item]) -> None:
+    """Put each Sybil document's examples next to each other, in source order.
+
+    pytest-randomly shuffles Sybil's examples one by one, since they belong to
+    no module, and an example that uses an earlier one's names then fails. Each
+    document moves to where its first example landed, so a seed still changes
+    which document runs first; other tests keep their order. The plugin does
+    this itself; call it from a `pytest_collection_modifyitems` hook when the
+    plugin is turned off.
+
+    Args:
+        items: The session's items, reordered in place.
+    """
     documents: dict[int, list[pytest.Item]] = {}
     for item in items:
         if _is_sybil(item):
@@ -216,8 +226,13 @@ def _keep_documents_together(items: list[pytest.Item]) -> None:
             continue
         examples = documents.pop(id(item.parent), None)
         if examples is not None:
-            reordered.extend(sorted(examples, key=lambda example: example.stash.get(_ORDER, 0)))
+            reordered.extend(sorted(examples, key=_source_position))
     items[:] = reordered
+
+
+def _source_position(item: pytest.Item) -> int:
+    region = getattr(getattr(item, "example", None), "region", None)
+    return int(getattr(region, "start", 0))
 
 
 class _LocatorSession:
@@ -233,7 +248,6 @@ class _LocatorSession:
         self._extended: list[tuple[object, Checkpoint]] = []
         self._count_hits_before = False
         self._resets = 0
-        self._collected = 0
         # Added to the locator's own counters: minus what it had counted before this
         # session, plus what the locators that tests installed counted.
         self._extra: dict[str, int] = dict.fromkeys((*_INSTANCE_COUNTERS, "hits"), 0)
@@ -254,14 +268,9 @@ class _LocatorSession:
 
     # -- collection -----------------------------------------------------------
 
-    def pytest_itemcollected(self, item: pytest.Item) -> None:
-        if _is_sybil(item):
-            item.stash[_ORDER] = self._collected
-            self._collected += 1
-
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        _keep_documents_together(items)
+        keep_sybil_documents_together(items)
 
     # -- isolation ------------------------------------------------------------
 

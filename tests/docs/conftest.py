@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import os
 import subprocess
@@ -15,7 +15,6 @@ import pytest
 from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[2]
-SUPPORT_MODULE = "worker_locator_executable_docs"
 
 # Any accidental download at build time (a remote inventory, a web font) goes to a
 # port nobody listens on, so it fails the build instead of passing while online.
@@ -42,16 +41,10 @@ def clean_env(**extra: str) -> dict[str, str]:
 @pytest.fixture(name="support", scope="session")
 def _support() -> ModuleType:
     """Return docs/_executable_docs.py, the module both conftests build their Sybils from."""
-    module = sys.modules.get(SUPPORT_MODULE)
-    if module is None:
-        path = ROOT / "docs" / "_executable_docs.py"
-        spec = importlib.util.spec_from_file_location(SUPPORT_MODULE, path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[SUPPORT_MODULE] = module
-        spec.loader.exec_module(module)
-    return module
+    docs = str(ROOT / "docs")
+    if docs not in sys.path:
+        sys.path.insert(0, docs)
+    return importlib.import_module("_executable_docs")
 
 
 def _build(site: Path) -> BuiltSite:
