@@ -9,7 +9,9 @@ unexecuted. The rules this module enforces:
   Sybil's own Markdown parser silently ignores such fences.
 - `<!-- skip: next -->` and `<!-- skip: start -->` need a reason, or collection fails:
   Sybil reports a reasonless skip as PASSED.
-- Each document starts from a fresh default locator and leaves none behind.
+- Each document starts from a fresh default locator and leaves none behind: the
+  worker-locator plugin sees to it when it isolates per test or module, this
+  module's document set-up and tear-down when the plugin is off.
 - Each document runs top to bottom on one worker, in source order, whatever the
   `--dist` mode or the random order plugin does with other tests.
 """
@@ -161,22 +163,27 @@ class FirstWins:
                 yield region
 
 
+# Whether the worker-locator plugin already resets the default locator around each
+# document (its `test` and `module` units both are one document); set by `register`.
+_plugin_isolates_documents = False
+
+
 def _fresh_locator(namespace: dict[str, Any]) -> None:
-    """Give a document a new default locator, so no document sees another's services."""
+    """Give a document a new default locator, unless the plugin already isolates documents."""
     del namespace
-    worker_locator.reset_locator()
+    if not _plugin_isolates_documents:
+        worker_locator.reset_locator()
 
 
 def _leave_nothing_behind(namespace: dict[str, Any]) -> None:
-    """Close the document's default locator and release what its examples created.
+    """Close the document's services, unless the plugin does, and release what its examples created.
 
-    The locator is closed, not replaced, so that the pytest plugin still counts
-    what it built in its per-worker figures. Collecting here makes an unclosed
-    resource warn while its own document is torn down, not in whichever example
-    happens to run next.
+    Collecting here makes an unclosed resource warn while its own document is
+    torn down, not in whichever example happens to run next.
     """
     try:
-        worker_locator.get_locator().close()
+        if not _plugin_isolates_documents:
+            worker_locator.get_locator().close()
     finally:
         namespace.clear()
         gc.collect()
@@ -229,8 +236,14 @@ def register(config: pytest.Config) -> None:
     """Register this module's hooks once, whichever of docs/ and src/ asks first.
 
     Both conftests call this, so that `pytest docs/`, `pytest src/` and
-    `pytest -n 8 docs/ src/` each get the hooks exactly once.
+    `pytest -n 8 docs/ src/` each get the hooks exactly once. It also notes
+    whether the plugin already isolates each document, so that the documents'
+    own reset is not done twice.
     """
+    global _plugin_isolates_documents  # noqa: PLW0603 - one answer per process, from its configuration
+    _plugin_isolates_documents = config.pluginmanager.has_plugin("worker_locator") and config.getini(
+        "locator_isolation"
+    ) in {"test", "module"}
     if not config.pluginmanager.has_plugin(PLUGIN_NAME):
         config.pluginmanager.register(sys.modules[__name__], PLUGIN_NAME)
 
