@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Final, TypeAlias, TypedDict, TypeVar, cast, overload
 
 from ._errors import CircularDependencyError, ServiceNotRegisteredError, key_name
-from ._fork import watch_forks
+from ._fork import quarantine, release, watch_forks
 from ._identity import host_name, resource_namespace, worker_id
 
 __all__ = ["LocatorStats", "ServiceLocator"]
@@ -170,7 +170,7 @@ class ServiceLocator:
         self._max_cached = max_cached
         self._count_hits = bool(count_hits)
         self._factories: dict[_Key, _Registration] = {}
-        self._inherited: list[OrderedDict[_Key, _Entry]] = []
+        self._inherited: list[object] = []
         self._overrides: list[_SavedState] = []
         self._generation = 0
         self._seq = itertools.count(1)
@@ -199,9 +199,13 @@ class ServiceLocator:
         self._hot: Mapping[_Key, Any] = self._fast if fast else _NO_FAST_PATH
 
     def _after_fork_in_child(self) -> None:
-        # Keep the parent's objects referenced so that no finaliser of theirs runs
-        # here: closing an inherited connection can end the parent's session.
-        self._inherited.append(self._entries)
+        # Quarantine the parent's objects so that no finaliser of theirs runs here,
+        # not even at interpreter shutdown: closing an inherited connection (or
+        # resuming a generator factory's `finally:`) can end the parent's session.
+        inherited = {id(e): e for e in self._entries.values()}
+        for saved in self._overrides:
+            inherited.update((id(e), e) for e in saved.entries.values())
+        self._inherited.extend(quarantine(inherited.values()))
         self._generation += 1
         self._reset_partition()
 
@@ -642,11 +646,15 @@ class ServiceLocator:
     def clear_all_caches(self) -> None:
         """Forget every cached service: this process's, and those inherited across fork.
 
-        Inherited services are kept referenced, never closed, until this call, so
-        that a forked child never finalises an object its parent still uses.
+        Inherited services are kept alive, never closed, until this call, so
+        that a forked child never finalises an object its parent still uses,
+        however it exits. After it, Python may free them here, running their
+        `__del__` and a generator factory's clean-up in this process: call it
+        only in a child whose inherited objects are safe to finalise.
         """
         with self._cond:
-            self._inherited.clear()
+            inherited, self._inherited = self._inherited, []
+        release(inherited)  # outside the lock: their finalisers may run now
         self.clear_cache()
 
     # -- introspection --------------------------------------------------------
@@ -712,7 +720,7 @@ class ServiceLocator:
             stats = self._stats_locked()
             evicted = dict(self._evicted)
             evicted_unnamed = self._evicted_unnamed
-            inherited = sum(len(p) for p in self._inherited)
+            inherited = len(self._inherited)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             wid = worker_id()
