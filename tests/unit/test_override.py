@@ -49,7 +49,8 @@ def test_a_dependency_that_was_already_cached_when_the_dependent_was_built_is_tr
     locator: ServiceLocator,
 ) -> None:
     locator.register("region", lambda: "eu")
-    locator.get("region")  # cached first: the dependent's lookup of it is a cache hit
+    locator.get("region")  # cached first: the dependent's lookup of it is a cache hit...
+    locator.get("region")  # ...on the lock-free fast path, which a running factory must not use
     locator.register("greeting", lambda: f"hello from {locator.get('region')}")
     locator.get("greeting")
     with locator.override("region", "us"):
