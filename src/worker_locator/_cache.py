@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from typing import Any, Final
 
 from ._entries import Entry, Key
@@ -116,14 +117,14 @@ class Cache:
                 pending.extend(self.dependents.get(current, ()))
         return closure
 
-    def _evictable(self, key: Key, keep: Key | None, protected: set[Key]) -> bool:
+    def _evictable(self, key: Key, keep: Key | None, protected: AbstractSet[Key]) -> bool:
         entries = self.entries
         for member in self._closure(key):
             if member == keep or member in protected or entries[member].is_override:
                 return False
         return True
 
-    def evict(self, keep: Key | None, protected: set[Key]) -> list[Entry]:
+    def evict(self, keep: Key | None, protected: AbstractSet[Key]) -> list[Entry]:
         """Evict least recently used services until the bound holds; return them, to be closed.
 
         Recency is tracked without touching the fast path (the CLOCK algorithm):

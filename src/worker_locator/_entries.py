@@ -37,7 +37,7 @@ class Entry:
 
     __slots__ = ("created_at", "deps", "finaliser", "hits", "instance", "owner_pid", "registration", "seq")
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only beyond the three every entry has
         self,
         instance: object,
         seq: int,
@@ -45,6 +45,7 @@ class Entry:
         *,
         finaliser: Generator[Any, None, None] | None = None,
         deps: dict[Key, Entry | None] | None = None,
+        owner_pid: int | None = None,
     ) -> None:
         self.instance = instance
         self.seq = seq
@@ -52,7 +53,7 @@ class Entry:
         self.finaliser = finaliser
         self.deps: dict[Key, Entry | None] = deps or {}
         self.created_at = time.time()
-        self.owner_pid = os.getpid()
+        self.owner_pid = os.getpid() if owner_pid is None else owner_pid
         self.hits = 0
 
     @property

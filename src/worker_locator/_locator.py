@@ -28,6 +28,7 @@ T = TypeVar("T")
 # take the slow path: while a factory runs (to record what it depends on) and
 # while hits are counted. Immutable, so nothing can ever be cached in it.
 _NO_FAST_PATH: Final[Mapping[Any, Any]] = types.MappingProxyType({})
+_NONE: Final[frozenset[Any]] = frozenset()
 # A miss copies at most this many registered keys, under the lock, to suggest names from.
 _SUGGESTION_SCAN: Final = 2_000
 
@@ -111,6 +112,7 @@ class ServiceLocator:
         self._building = 0
         self._epoch = 0  # bumped by close(), restore() and clear_cache(): builds that span one are not cached
         self._hits = self._misses = self._constructions = 0
+        self._pid = os.getpid()
         self._update_fast_path()
 
     def _update_fast_path(self) -> None:
@@ -239,9 +241,9 @@ class ServiceLocator:
             found, value = self._claim(me, key)
         if found:
             return value
-        if isinstance(value, list):  # suggestions are searched outside the lock
-            raise ServiceNotRegisteredError(key, cast("list[Key]", value))
-        claim = cast("_Claim", value)
+        if type(value) is not _Claim:  # the keys to suggest from, searched outside the lock
+            raise ServiceNotRegisteredError(key, value)
+        claim: _Claim = value
         stack = claim.stack
         try:
             instance, finaliser = construct(key, claim.registration)
@@ -267,12 +269,21 @@ class ServiceLocator:
                 and self._registry.factories.get(key) is claim.registration
                 and self._cache.all_cached(deps)
             ):
-                entry = Entry(instance, next(self._seq), claim.registration, finaliser=finaliser, deps=deps)
+                entry = Entry(
+                    instance,
+                    next(self._seq),
+                    claim.registration,
+                    finaliser=finaliser,
+                    deps=deps,
+                    owner_pid=self._pid,
+                )
                 self._cache.add(key, entry)
                 if stack:
                     stack[-1].deps[key] = entry
                 if self._cache.over_bound():
-                    victims = self._cache.evict(keep=key, protected=self._in_progress())
+                    victims = self._cache.evict(
+                        keep=key, protected=self._in_progress() if self._building else _NONE
+                    )
             elif stack:
                 stack[-1].deps[key] = None  # the dependent is built from an uncached service
         if victims:
