@@ -573,16 +573,23 @@ def detect_conflicts(snapshots: Iterable[Mapping[str, Any]]) -> list[Conflict]:
         *_caches_at_bound(taken),
     ]
     order = list(ConflictKind)
-    return sorted(conflicts, key=lambda c: (order.index(c.kind), c.subject, c.holders))
+    return sorted(
+        conflicts, key=lambda c: (order.index(c.kind), c.subject, [_holder_order(h) for h in c.holders])
+    )
 
 
 def _process(holder: Holder) -> tuple[str, int, str]:
     return (holder.host, holder.pid, holder.resource_namespace)
 
 
+def _holder_order(holder: Holder) -> tuple[str, str, str, int, str]:
+    # Holders are not orderable themselves (testrun_uid may be None): conflicts sort by this.
+    return (holder.host, holder.testrun_uid or "", holder.worker_id, holder.pid, holder.resource_namespace)
+
+
 def _sorted_holders(holders: Iterable[Holder]) -> tuple[Holder, ...]:
     unique = {_process(h): h for h in holders}
-    return tuple(sorted(unique.values(), key=lambda h: (h.host, h.testrun_uid or "", h.worker_id, h.pid)))
+    return tuple(sorted(unique.values(), key=_holder_order))
 
 
 def _shared_resources(snapshots: list[Mapping[str, Any]]) -> list[Conflict]:

@@ -119,6 +119,48 @@ def test_two_runs_on_one_file_are_a_conflict_between_runs(
     assert all(holder["worker_id"].startswith("pid-") for holder in conflict["holders"])
 
 
+CROWDED_TESTS = """
+    import pytest
+    from worker_locator import get_locator
+    from conftest import Database
+
+    @pytest.mark.parametrize("n", range(4))
+    def test_uses_more_services_than_the_cache_holds(n):
+        locator = get_locator()
+        for key in range(60):
+            locator.register(f"plain-{key}", object)
+        locator.get(Database)
+        for key in range(60):
+            locator.get(f"plain-{key}")
+        locator.get(Database)
+"""
+
+
+def test_two_workers_that_outgrow_their_caches(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NAMESPACED", "1")
+    suite.makepyfile(test_suite=CROWDED_TESTS)
+    result = suite.runpytest_subprocess("-n", "2", "-p", "no:randomly", "--locator-snapshot", "snapshots")
+    result.assert_outcomes(passed=4)
+    code, output = _diagnose(capsys, str(suite.path / "snapshots"), "--json")
+    assert code == 1
+    found = [
+        (c["kind"], c["subject"], [h["worker_id"] for h in c["holders"]])
+        for c in json.loads(output)["conflicts"]
+        if not c["subject"].startswith("plain-")  # evicted in several tests: also reported, per worker
+    ]
+    assert found == [
+        ("singleton-evicted", "Database", ["gw0"]),
+        ("singleton-evicted", "Database", ["gw1"]),
+        ("cache-at-bound", "max_cached=50", ["gw0"]),
+        ("cache-at-bound", "max_cached=50", ["gw1"]),
+    ]
+    code, table = _diagnose(capsys, str(suite.path / "snapshots"))
+    assert code == 1
+    assert table.splitlines()[0].startswith("2 snapshots from 2 processes (1 run, 1 host): ")
+
+
 def _host(pytester: pytest.Pytester) -> str:
     (snapshot,) = [
         json.loads(p.read_text(encoding="utf-8")) for p in (pytester.path / "snapshots").glob("*.json")
