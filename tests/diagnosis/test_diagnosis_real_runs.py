@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -74,11 +75,20 @@ def test_two_workers_on_one_sqlite_file_are_a_conflict(
     assert code == 1
     lines = table.splitlines()
     assert lines[0] == "2 snapshots from 2 processes (1 run, 1 host): 1 conflict"
-    assert lines[2].split() == ["KIND", "SUBJECT", "PROCESSES", "DETAIL"]
-    assert lines[3].startswith(f"shared-resource  {database}  gw0 (pid ")
-    assert ", gw1 (pid " in lines[3]
-    assert lines[3].endswith("2 processes (workers of one run) held it on host " + _host(suite))
-    assert lines[5].startswith("shared-resource: name files, databases and directories per worker and run")
+    assert lines[2].split() == ["KIND", "SUBJECT", "PROCESSES"]
+    kind, subject, first = re.split(r"  +", lines[3])
+    assert (kind, first) == ("shared-resource", f"gw0 (pid {_pid(suite, 'gw0')})")
+    # A long path keeps its start and its end in the table; --json keeps it whole.
+    head, cut, tail = subject.partition("…")
+    shown = (database[: len(head)], database[len(database) - len(tail) :]) if cut else (database, "")
+    assert (head, tail) == shown
+    assert subject.endswith("/app.db")
+    assert lines[4].strip() == f"gw1 (pid {_pid(suite, 'gw1')})"
+    assert lines[4].index("gw1") == lines[3].index("gw0")
+    assert lines[5].strip() == "2 processes (workers of one run) held it on host " + _host(suite)
+    assert lines[7] == "What usually fixes them:"
+    assert lines[8].startswith("shared-resource: name files, databases and directories per worker and run")
+    assert max(len(line) for line in lines) <= 88
 
     code, output = _diagnose(capsys, snapshots, "--json")
     assert code == 1
@@ -166,3 +176,11 @@ def _host(pytester: pytest.Pytester) -> str:
         json.loads(p.read_text(encoding="utf-8")) for p in (pytester.path / "snapshots").glob("*.json")
     ][:1]
     return str(snapshot["host"])
+
+
+def _pid(pytester: pytest.Pytester, worker: str) -> int:
+    for path in (pytester.path / "snapshots").glob("*.json"):
+        snapshot = json.loads(path.read_text(encoding="utf-8"))
+        if snapshot["worker_id"] == worker:
+            return int(snapshot["pid"])
+    raise AssertionError(worker)

@@ -103,6 +103,7 @@ def test_the_command_line_reports_them(tmp_path: Path, capsys: pytest.CaptureFix
     assert main([str(tmp_path)]) == 1
     table = capsys.readouterr().out.splitlines()
     assert table[0] == "2 snapshots from 2 processes (2 runs, 1 host): 2 conflicts"
-    assert [line.split()[:2] for line in table[3:5]] == [["cache-at-bound", "max_cached=2"]] * 2
+    assert [line.split()[:2] for line in table[3:7:2]] == [["cache-at-bound", "max_cached=2"]] * 2
+    assert [line.split() for line in table[4:8:2]] == [["2", "of", "2", "cached,", "0", "evictions"]] * 2
     assert main([str(tmp_path), "--json"]) == 1
     assert [c["kind"] for c in json.loads(capsys.readouterr().out)["conflicts"]] == ["cache-at-bound"] * 2
