@@ -57,7 +57,7 @@ def test_the_table_stays_in_proportion_to_the_input(
     table = capsys.readouterr().out
     lines = table.splitlines()
     assert lines[0].endswith(": 2000 conflicts")
-    assert max(len(line) for line in lines) <= 88
+    assert max(len(line) for line in lines) <= 80
     assert len(table.encode()) < _size(crowded)  # the 200 kB name no longer pads 2,000 rows
     (huge_row,) = [line for line in lines if line.startswith("shared-resource    sqlite:/srv/xxx")]
     assert "…" in huge_row
@@ -146,5 +146,5 @@ def test_a_huge_worker_id_is_shortened_in_the_table(
         write_snapshot(tmp_path, other)
     assert main([str(tmp_path)]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert max(len(line) for line in lines) <= 88
+    assert max(len(line) for line in lines) <= 80
     assert len(lines) == 11

@@ -88,7 +88,7 @@ def test_two_workers_on_one_sqlite_file_are_a_conflict(
     assert lines[5].strip() == "2 processes (workers of one run) held it on host " + _host(suite)
     assert lines[7] == "What usually fixes them:"
     assert lines[8].startswith("shared-resource: name files, databases and directories per worker and run")
-    assert max(len(line) for line in lines) <= 88
+    assert max(len(line) for line in lines) <= 80
 
     code, output = _diagnose(capsys, snapshots, "--json")
     assert code == 1

@@ -12,7 +12,7 @@ from .text import elide
 
 __all__ = ["LINE_WIDTH", "json_report", "table"]
 
-LINE_WIDTH: Final = 88
+LINE_WIDTH: Final = 80
 """No line of the table is longer, whatever the snapshots hold; `--json` keeps every value whole."""
 
 _SUBJECT_WIDTH: Final = 36
