@@ -50,9 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments, without the program name; `sys.argv[1:]` if omitted.
 
     Returns:
-        An `ExitStatus`: 0 when the snapshots are clean, 1 when conflicts
-        were found, 2 when an input is unusable (one line per problem on
-        standard error), 3 when the diagnosis failed (one line naming the error).
+        An `ExitStatus`: 0 when the snapshots are clean, 1 when conflicts were
+            found, 2 when an input is unusable (one line per problem on standard
+            error), 3 when the diagnosis itself failed (one line naming the error).
     """
     parser = _Parser(
         prog=_PROG,
