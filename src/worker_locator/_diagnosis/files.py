@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final, cast
 
-from worker_locator._default import get_locator
-from worker_locator._locator import ServiceLocator
+from worker_locator import ServiceLocator, get_locator
 
 from .text import elide
 from .validation import InvalidSnapshotError, NewerFormatError, check_snapshot
