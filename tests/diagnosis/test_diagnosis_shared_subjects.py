@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,26 @@ def test_the_command_line_reports_them(tmp_path: Path, capsys: pytest.CaptureFix
     assert [line.split() for line in table[4:8:2]] == [["2", "of", "2", "cached,", "0", "evictions"]] * 2
     assert main([str(tmp_path), "--json"]) == 1
     assert [c["kind"] for c in json.loads(capsys.readouterr().out)["conflicts"]] == ["cache-at-bound"] * 2
+
+
+def _holding_the_file() -> dict[str, Any]:
+    locator = ServiceLocator()
+    locator.register("Database", Database)
+    locator.get("Database")
+    return locator.snapshot()
+
+
+def test_many_holders_are_listed_in_full_in_json_and_counted_in_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for _ in range(10):
+        write_snapshot(tmp_path, in_child(_holding_the_file))
+    assert main([str(tmp_path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "10 snapshots from 10 processes (10 runs, 1 host): 1 conflict"
+    assert all(re.search(r"  pid-(\d+) \(pid \1, no run id\)$", line) for line in lines[3:6])
+    assert lines[6].strip() == "… and 7 more"
+    assert lines[7].strip() == "10 processes (runs) held it on host " + socket.gethostname()
+    assert main([str(tmp_path), "--json"]) == 1
+    (conflict,) = json.loads(capsys.readouterr().out)["conflicts"]
+    assert len(conflict["holders"]) == 10
