@@ -7,7 +7,7 @@ import textwrap
 from collections.abc import Mapping, Sized
 from typing import Any, Final
 
-from .conflicts import ADVICE, Conflict, Holder, process_of
+from .conflicts import ADVICE, Conflict, ConflictKind, Holder, process_of
 from .text import elide
 
 __all__ = ["LINE_WIDTH", "json_report", "table"]
@@ -16,7 +16,7 @@ LINE_WIDTH: Final = 80
 """No line of the table is longer, whatever the snapshots hold; `--json` keeps every value whole."""
 
 _SUBJECT_WIDTH: Final = 36
-_KIND_WIDTH: Final = max(len("singleton-evicted"), len("KIND"))
+_KIND_WIDTH: Final = max(len("KIND"), *(len(kind.value) for kind in ConflictKind))
 _GAP: Final = "  "
 _HOLDER_LINES: Final = 4
 """A conflict lists this many processes at most; past it, the first few and how many more."""
