@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Final, TypeGuard
 
-from worker_locator._locator import SNAPSHOT_FORMAT
+from worker_locator._snapshot import SNAPSHOT_FORMAT
 
 from .text import shown
 
