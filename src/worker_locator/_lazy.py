@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Generic, NoReturn, SupportsIndex, TypeVar, cast
 
 from ._errors import key_name
-from ._fork import watch_forks
+from ._fork import quarantine, watch_forks
 
 __all__ = ["LazyProxy"]
 
@@ -16,8 +16,8 @@ T = TypeVar("T")
 
 _UNSET: Any = object()
 
-# Targets a forked child inherited. They stay referenced for the child's lifetime so
-# that no finaliser of theirs runs there: the parent still uses them.
+# Targets a forked child inherited. They are quarantined for the child's lifetime, so
+# that no finaliser of theirs runs there, even at shutdown: the parent still uses them.
 _inherited_targets: list[object] = []
 
 
@@ -70,7 +70,7 @@ class LazyProxy(Generic[T]):
 
     def _after_fork_in_child(self) -> None:
         if self._lazy_target is not _UNSET:
-            _inherited_targets.append(self._lazy_target)
+            _inherited_targets.extend(quarantine([self._lazy_target]))
         object.__setattr__(self, "_lazy_lock", threading.Lock())
         object.__setattr__(self, "_lazy_target", _UNSET)
 
