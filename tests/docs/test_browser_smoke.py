@@ -97,7 +97,7 @@ def render(url: str, profile: Path) -> _Headings:
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # a hang guard: a loaded machine starts chromium slowly
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -13,21 +13,25 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SUITES = Path(__file__).resolve().parent / "suites"
-RUN_TIMEOUT = 420.0
-"""Seconds one run of a generated suite may take before it is killed and the test fails."""
+RUN_TIMEOUT = 900.0
+"""Seconds one run of a generated suite may take before it is killed: a hang guard, never a measure."""
 
 _INI = """\
 [pytest]
@@ -295,28 +299,61 @@ def prepare(name: str, base: Path, *, ini: str = "", files: Mapping[str, str] | 
     return Suite(name=name, root=root, workdir=workdir)
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it)."""
+PORT_LOCKS = Path(tempfile.gettempdir()) / "worker-locator-test-ports"
+"""One lock file per fixed port a test holds, seen by every run of this suite on this machine."""
+_FIXED_PORTS = range(10_000, 65_536)
+
+
+def _ephemeral_range() -> range:
+    """Return the ports the kernel hands out for port 0 and outgoing connections (Linux's setting)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32_768, 60_999  # Linux's default
+    return range(low, high + 1)
+
+
+def _bindable(port: int) -> bool:
+    """Return whether a socket can bind the port on 127.0.0.1 now, as the suites' listeners do."""
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
-def free_port_block(size: int, attempts: int = 50) -> int:
-    """Return the first of `size` consecutive TCP ports on 127.0.0.1 that were all free a moment ago."""
-    for _ in range(attempts):
-        first = free_port()
-        if first + size > 65536:
-            continue
-        with contextlib.ExitStack() as stack:
+@contextlib.contextmanager
+def reserved_ports(size: int = 1) -> Iterator[int]:
+    """Hold `size` consecutive fixed ports for the block; yield the first.
+
+    A port picked with `bind(port 0)` and closed is only "free a moment ago":
+    the kernel may give it to any socket before the suite binds it, and under
+    load that moment is long. So the ports come from outside the kernel's
+    ephemeral range, which it never hands out by itself, and each is held with
+    a lock file in `PORT_LOCKS` for the whole block, so that no other test, in
+    this run or in a concurrent run from another checkout, picks it meanwhile.
+    A port that something else is bound to (a server, a closing connection) is
+    skipped.
+    """
+    ephemeral = _ephemeral_range()
+    firsts = [p for p in _FIXED_PORTS if p not in ephemeral and p + size - 1 not in ephemeral]
+    firsts = [p for p in firsts if p + size <= _FIXED_PORTS.stop]
+    # SystemRandom: pytest-randomly reseeds `random` per test, and concurrent runs may share a seed.
+    random.SystemRandom().shuffle(firsts)
+    PORT_LOCKS.mkdir(exist_ok=True)
+    for first in firsts[:1000]:
+        with contextlib.ExitStack() as held:
             try:
                 for port in range(first, first + size):
-                    probe = stack.enter_context(socket.socket())
-                    probe.bind(("127.0.0.1", port))
-            except OSError:
+                    lock = PORT_LOCKS / f"{port}.lock"
+                    held.enter_context(FileLock(lock, mode=0o666, blocking=False, preserve_lock_file=True))
+            except Timeout:
                 continue
-            return first
-    msg = f"found no {size} consecutive free ports in {attempts} attempts"
+            if all(_bindable(port) for port in range(first, first + size)):
+                yield first
+                return
+    msg = f"found no {size} consecutive ports outside {ephemeral} that nothing holds, in 1000 attempts"
     raise RuntimeError(msg)
 
 

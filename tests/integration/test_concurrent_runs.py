@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import SuiteFactory
-from tests.integration.harness import RunResult, Suite, finish_together, free_port_block
+from tests.integration.conftest import PortReserver, SuiteFactory
+from tests.integration.harness import RunResult, Suite, finish_together
 from tests.integration.test_shared_resources import ALL_PASS, DB_TESTS, ROWS, diagnose
 
 WORKERS = 4
@@ -33,12 +33,14 @@ def _run_twice_at_once(suite: Suite, snapshots: Path) -> tuple[RunResult, RunRes
     return result_a, result_b
 
 
-def test_worker_id_names_collide_between_concurrent_runs(make_suite: SuiteFactory, tmp_path: Path) -> None:
+def test_worker_id_names_collide_between_concurrent_runs(
+    make_suite: SuiteFactory, reserve_ports: PortReserver, tmp_path: Path
+) -> None:
     suite = make_suite(
         "shared_resources",
         WL_IT_CACHE="locator",
         WL_IT_NAMING="worker_id",
-        WL_IT_PORT=str(free_port_block(WORKERS)),
+        WL_IT_PORT=str(reserve_ports(WORKERS)),
         WL_IT_PARTIES=str(2 * WORKERS),
     )
     snapshots = tmp_path / "snapshots"

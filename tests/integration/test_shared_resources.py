@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import SuiteFactory
-from tests.integration.harness import RunResult, Suite, free_port
+from tests.integration.conftest import PortReserver, SuiteFactory
+from tests.integration.harness import RunResult, Suite
 
 ROWS = 3
 DB_TESTS = [f"test_resources.py::test_database_holds_only_this_workers_rows[{n}]" for n in range(16)]
@@ -24,12 +24,15 @@ PORT_TESTS = [f"test_resources.py::test_port_is_this_workers_own[{n}]" for n in 
 ALL_PASS = dict.fromkeys(DB_TESTS + PORT_TESTS, "passed")
 
 
-def _suite(make_suite: SuiteFactory, cache: str, naming: str, workers: int) -> Suite:
+def _suite(
+    make_suite: SuiteFactory, cache: str, naming: str, workers: int, ports: PortReserver | None
+) -> Suite:
+    """Return the suite; `fixed` and `worker_id` namings get fixed ports this test holds, one per process."""
     return make_suite(
         "shared_resources",
         WL_IT_CACHE=cache,
         WL_IT_NAMING=naming,
-        WL_IT_PORT=str(free_port()),
+        WL_IT_PORT=str(ports(max(workers, 1))) if ports else "1",  # unused: the other namings bind port 0
         WL_IT_PARTIES=str(max(workers, 1)),
     )
 
@@ -53,8 +56,8 @@ def diagnose(snapshots: Path, *options: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_fixed_names_pass_without_xdist(make_suite: SuiteFactory) -> None:
-    suite = _suite(make_suite, "naive", "fixed", 0)
+def test_fixed_names_pass_without_xdist(make_suite: SuiteFactory, reserve_ports: PortReserver) -> None:
+    suite = _suite(make_suite, "naive", "fixed", 0, reserve_ports)
     result = suite.run(workers=0)
     assert result.outcomes() == ALL_PASS, result.explain()
 
@@ -62,8 +65,10 @@ def test_fixed_names_pass_without_xdist(make_suite: SuiteFactory) -> None:
 @pytest.mark.parametrize(
     "workers", [4, pytest.param(8, marks=pytest.mark.slow), pytest.param(16, marks=pytest.mark.slow)]
 )
-def test_fixed_names_collide_between_workers(make_suite: SuiteFactory, workers: int) -> None:
-    suite = _suite(make_suite, "naive", "fixed", workers)
+def test_fixed_names_collide_between_workers(
+    make_suite: SuiteFactory, reserve_ports: PortReserver, workers: int
+) -> None:
+    suite = _suite(make_suite, "naive", "fixed", workers, reserve_ports)
     result = suite.run(workers=workers)
     opened = _opened(result, workers)
     assert {r["db"] for r in opened} == {str(suite.shared / "app.db")}
@@ -84,9 +89,9 @@ def test_fixed_names_collide_between_workers(make_suite: SuiteFactory, workers: 
 
 
 def test_a_per_worker_cache_does_not_make_a_fixed_name_per_worker(
-    make_suite: SuiteFactory, tmp_path: Path
+    make_suite: SuiteFactory, reserve_ports: PortReserver, tmp_path: Path
 ) -> None:
-    suite = _suite(make_suite, "locator", "fixed", 4)
+    suite = _suite(make_suite, "locator", "fixed", 4, reserve_ports)
     snapshots = tmp_path / "snapshots"
     result = suite.run("--locator-snapshot", str(snapshots), workers=4)
     assert all(result.outcome(nodeid) == "failed" for nodeid in DB_TESTS), result.explain()
@@ -102,7 +107,7 @@ def test_a_per_worker_cache_does_not_make_a_fixed_name_per_worker(
     "workers", [0, 4, pytest.param(8, marks=pytest.mark.slow), pytest.param(16, marks=pytest.mark.slow)]
 )
 def test_namespaced_names_and_port_zero_never_collide(make_suite: SuiteFactory, workers: int) -> None:
-    suite = _suite(make_suite, "locator", "namespace", workers)
+    suite = _suite(make_suite, "locator", "namespace", workers, None)
     result = suite.run(workers=workers)
     assert result.outcomes() == ALL_PASS, result.explain()
     opened = _opened(result, workers)
@@ -111,13 +116,15 @@ def test_namespaced_names_and_port_zero_never_collide(make_suite: SuiteFactory, 
 
 
 def test_tmp_path_factory_names_never_collide(make_suite: SuiteFactory) -> None:
-    suite = _suite(make_suite, "naive", "tmp_path", 4)
+    suite = _suite(make_suite, "naive", "tmp_path", 4, None)
     result = suite.run(workers=4)
     assert result.outcomes() == ALL_PASS, result.explain()
 
 
-def test_worker_id_names_are_unique_within_one_run(make_suite: SuiteFactory, tmp_path: Path) -> None:
-    suite = _suite(make_suite, "locator", "worker_id", 4)
+def test_worker_id_names_are_unique_within_one_run(
+    make_suite: SuiteFactory, reserve_ports: PortReserver, tmp_path: Path
+) -> None:
+    suite = _suite(make_suite, "locator", "worker_id", 4, reserve_ports)
     snapshots = tmp_path / "snapshots"
     result = suite.run("--locator-snapshot", str(snapshots), workers=4)
     assert result.outcomes() == ALL_PASS, result.explain()

@@ -6,6 +6,12 @@ empty is the first one in its process. With `-n 4` and no shuffling, xdist
 sends its seven tests round robin at once: the worker that runs the crashing
 first test also holds the fifth, `test_after[4]`, and the other workers are
 already told to shut down, so only a replacement worker can run it.
+
+That dealing is pytest-xdist's (`LoadScheduling.schedule` in 3.8: fewer tests
+than twice the workers are all sent at once, one by one in turn), not a
+matter of timing: which worker is ready first only changes which worker id
+gets which pair. The tests rely on it, so they check it from what each
+worker ran (`_check_round_robin`) and say so if a newer xdist deals otherwise.
 """
 
 from __future__ import annotations
@@ -19,6 +25,12 @@ CRASH = "test_crash.py::test_0_crashes_its_worker"
 AFTER = [f"test_crash.py::test_after[{n}]" for n in range(1, 7)]
 HELD_BY_THE_CRASHED_WORKER = "test_crash.py::test_after[4]"
 INITIAL_WORKERS = {"gw0", "gw1", "gw2", "gw3"}
+DEALT_TO_THE_OTHERS = [
+    ["test_after[1]", "test_after[5]"],
+    ["test_after[2]", "test_after[6]"],
+    ["test_after[3]"],
+]
+"""What the three workers that do not crash run; tests 0 and 4 went to the one that crashes."""
 
 
 def _run(make_suite: SuiteFactory, *args: str) -> tuple[RunResult, dict[str, dict[str, object]]]:
@@ -39,7 +51,22 @@ def _crashed_worker(result: RunResult, starts: dict[str, dict[str, object]]) -> 
     assert f"[{crashed}] node down: Not properly terminated" in result.output
     assert f"worker '{crashed}' crashed while running '{CRASH}'" in result.output
     assert result.outcome(CRASH) == "failed"
+    _check_round_robin(result, starts, crashed)
     return crashed
+
+
+def _check_round_robin(result: RunResult, starts: dict[str, dict[str, object]], crashed: str) -> None:
+    """Check the dealing these tests rely on: the crashed worker got tests 0 and 4, the others the rest."""
+    ran: dict[str, list[str]] = {}
+    for test, start in starts.items():
+        ran.setdefault(str(start["worker"]), []).append(test)
+    others = sorted(sorted(tests) for worker, tests in ran.items() if worker in INITIAL_WORKERS - {crashed})
+    dealt_otherwise = (
+        "pytest-xdist no longer deals 7 tests to 4 workers round robin all at once (LoadScheduling.schedule),"
+        f" which these tests rely on; the workers ran {ran}\n{result.explain()}"
+    )
+    assert ran[crashed] == ["test_0"], dealt_otherwise
+    assert others == DEALT_TO_THE_OTHERS, dealt_otherwise
 
 
 def test_crash_is_reported_and_a_fresh_worker_runs_the_rest(make_suite: SuiteFactory) -> None:

@@ -62,15 +62,18 @@ def test_an_unlocked_cache_under_the_same_race_builds_many(locator: ServiceLocat
     """The failure the lock prevents, shown with the naive check-then-set cache."""
     cache: dict[str, object] = {}
     built: list[object] = []
+    # The builders wait for each other: every thread is inside at once, however slowly the threads arrive.
+    inside = threading.Barrier(THREADS, timeout=JOIN_TIMEOUT)
 
     def naive_get() -> object:
         if "svc" not in cache:
-            built.append(Expensive())
+            inside.wait()
+            built.append(object())
             cache["svc"] = built[-1]
         return cache["svc"]
 
     _run_threads([naive_get] * THREADS)
-    assert len(built) > 1
+    assert len(built) == THREADS
     del locator
 
 
