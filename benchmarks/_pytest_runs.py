@@ -39,7 +39,7 @@ _IN_TEST = """
 import json, os
 
 import conftest
-from _timing import measure
+from _timing import measure_many
 from worker_locator import get_locator
 
 _RAW = {conftest.Service: conftest.Service()}
@@ -54,10 +54,14 @@ def test_time_a_cached_get():
     assert locator.get(conftest.Service) is locator.get(conftest.Service)
     namespace = {"raw": raw, "locator": locator, "Service": conftest.Service}
     quick = os.environ["BENCH_QUICK"] == "1"
-    cases = [
-        measure("raw dict lookup in a function", "raw(Service)", namespace, quick=quick),
-        measure("get_locator().get, cached", "locator.get(Service)", namespace, quick=quick),
-    ]
+    cases = measure_many(
+        [
+            ("raw dict lookup in a function", "raw(Service)", "", ""),
+            ("get_locator().get, cached", "locator.get(Service)", "", ""),
+        ],
+        namespace,
+        quick=quick,
+    )
     with open(os.environ["BENCH_OUT"], "w") as out:
         json.dump({"cases": [c.as_dict() for c in cases], "count_hits": locator.count_hits}, out)
 """

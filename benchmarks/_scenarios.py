@@ -11,13 +11,14 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import _peers
 from _peers import Service
-from _timing import Timing, measure
+from _timing import Timing, measure, measure_many
 from worker_locator import LazyProxy, ServiceLocator
 
 Result = dict[str, Any]
@@ -49,10 +50,7 @@ def _filled(registrations: int, **options: Any) -> ServiceLocator:
 
 
 def _timings(namespace: dict[str, Any], cases: list[_peers.Case], quick: bool) -> list[Timing]:  # noqa: FBT001 - internal helper
-    return [
-        measure(label, stmt, namespace, setup=setup, quick=quick, note=note)
-        for label, stmt, setup, note in cases
-    ]
+    return measure_many(cases, namespace, quick=quick)
 
 
 def _result(timings: list[Timing], figures: dict[str, Any], **extra: Any) -> Result:
@@ -145,27 +143,30 @@ def _sized(
     build: Callable[[int], tuple[dict[str, Any], str]],
     peers: Callable[[int], tuple[dict[str, Any], list[_peers.Case]]],
 ) -> tuple[list[Timing], dict[str, float]]:
-    timings: list[Timing] = []
-    per_size: dict[str, float] = {}
-    for size in QUICK_SIZES if quick else FULL_SIZES:
-        namespace, stmt = build(size)
-        timing = measure(f"{label} at {size:,}", stmt, namespace, quick=quick, note=f"registrations={size}")
-        timings.append(timing)
-        per_size[str(size)] = timing.cpu_ns
-        if size in PEER_SIZES and not quick:
-            peer_namespace, cases = peers(size)
-            for case_label, case_stmt, setup, note in cases:
-                extra = f"registrations={size}" + (f"; {note}" if note else "")
-                timings.append(
-                    measure(
-                        f"{case_label} at {size:,}",
-                        case_stmt,
-                        peer_namespace,
-                        setup=setup,
-                        quick=quick,
-                        note=extra,
-                    )
+    sizes = QUICK_SIZES if quick else FULL_SIZES
+    namespace: dict[str, Any] = {}
+    cases: list[_peers.Case] = []
+    for size in sizes:  # every size in one namespace, timed in interleaved rounds
+        built, stmt = build(size)
+        namespace.update({f"{name}_{size}": value for name, value in built.items()})
+        for name in built:
+            stmt = re.sub(rf"\b{name}\b", f"{name}_{size}", stmt)
+        cases.append((f"{label} at {size:,}", stmt, "", f"registrations={size}"))
+    timings = measure_many(cases, namespace, quick=quick)
+    per_size = {str(size): timing.cpu_ns for size, timing in zip(sizes, timings, strict=True)}
+    if not quick:
+        for size in PEER_SIZES:
+            peer_namespace, peer_cases = peers(size)
+            relabelled = [
+                (
+                    f"{case_label} at {size:,}",
+                    stmt,
+                    setup,
+                    f"registrations={size}" + (f"; {note}" if note else ""),
                 )
+                for case_label, stmt, setup, note in peer_cases
+            ]
+            timings += measure_many(relabelled, peer_namespace, quick=quick)
     return timings, per_size
 
 

@@ -1,8 +1,9 @@
 """Time a statement by CPU time and wall time at once: the minimum of 7 repeats.
 
-Every benchmark scenario times its cases with `measure`. One repeat runs the
-statement in a compiled loop and reads both clocks around it, so the CPU and
-wall figures come from the same runs. The minimum is the figure least
+Every benchmark scenario times its cases with `measure_many` (or `measure`
+for one). One repeat runs the statement in a compiled loop, calibrated to a
+fixed CPU time, and reads both clocks around it, so the CPU and wall figures
+come from the same runs; the cases of a scenario are repeated in rounds. The minimum is the figure least
 disturbed by other processes on a shared machine; ratios between cases timed
 in one process are what the benchmarks compare.
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 REPEATS = 7
 FULL_REPEAT_SECONDS = 0.02
-QUICK_REPEAT_SECONDS = 0.005
+QUICK_REPEAT_SECONDS = 0.01
 MAX_LOOPS = 10_000_000
 
 
@@ -59,6 +60,42 @@ def _once(loop: Callable[[int], None], loops: int) -> tuple[float, float]:
     return cpu1 - cpu0, wall1 - wall0
 
 
+def _calibrate(loop: Callable[[int], None], target: float) -> int:
+    """Grow the loop until one run lasts `target` seconds of CPU time."""
+    loops = 1
+    while True:
+        cpu, _ = _once(loop, loops)
+        if cpu >= target or loops >= MAX_LOOPS:
+            return loops
+        loops = max(loops * 2, int(loops * target / max(cpu, 1e-6) * 1.2))
+
+
+def measure_many(
+    cases: list[tuple[str, str, str, str]],
+    namespace: dict[str, Any],
+    *,
+    quick: bool = False,
+    repeats: int = REPEATS,
+) -> list[Timing]:
+    """Time `(label, stmt, setup, note)` cases in interleaved rounds; return each one's best repeat.
+
+    Round-robin repeats let every case see the same spells of load on a shared
+    machine, so the minima, and the ratios between them, are comparable.
+    """
+    target = QUICK_REPEAT_SECONDS if quick else FULL_REPEAT_SECONDS
+    loops = [_compile(stmt, setup, namespace) for _, stmt, setup, _ in cases]
+    counts = [_calibrate(loop, target) for loop in loops]
+    best = [(float("inf"), float("inf")) for _ in cases]
+    for _ in range(repeats):
+        for index, (loop, count) in enumerate(zip(loops, counts, strict=True)):
+            cpu, wall = _once(loop, count)
+            best[index] = (min(best[index][0], cpu), min(best[index][1], wall))
+    return [
+        Timing(label, cpu / count * 1e9, wall / count * 1e9, count, note)
+        for (label, _, _, note), (cpu, wall), count in zip(cases, best, counts, strict=True)
+    ]
+
+
 def measure(  # noqa: PLR0913 - one statement, its namespace, and keyword-only options
     label: str,
     stmt: str,
@@ -69,20 +106,8 @@ def measure(  # noqa: PLR0913 - one statement, its namespace, and keyword-only o
     repeats: int = REPEATS,
     note: str = "",
 ) -> Timing:
-    """Time `stmt` (run `loops` times after `setup`, in `namespace`); return the best repeat per call."""
-    loop = _compile(stmt, setup, namespace)
-    target = QUICK_REPEAT_SECONDS if quick else FULL_REPEAT_SECONDS
-    loops = 1
-    while True:  # calibrate: grow the loop until one repeat lasts the target time
-        _, wall = _once(loop, loops)
-        if wall >= target or loops >= MAX_LOOPS:
-            break
-        loops = max(loops * 2, int(loops * target / max(wall, 1e-9) * 1.2))
-    best_cpu = best_wall = float("inf")
-    for _ in range(repeats):
-        cpu, wall = _once(loop, loops)
-        best_cpu, best_wall = min(best_cpu, cpu), min(best_wall, wall)
-    return Timing(label, best_cpu / loops * 1e9, best_wall / loops * 1e9, loops, note)
+    """Time `stmt` (run in a loop after `setup`, in `namespace`); return the best repeat per call."""
+    return measure_many([(label, stmt, setup, note)], namespace, quick=quick, repeats=repeats)[0]
 
 
 def load_average() -> list[float]:

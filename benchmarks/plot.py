@@ -70,9 +70,8 @@ def _bars(cases: list[dict[str, Any]], title: str, name: str, *, unit: str = "ns
     axes.set_xlabel(f"CPU time per call, {unit} (log scale; min of 7 repeats)")
     axes.set_title(title, loc="left")
     for bar, value in zip(bars, values, strict=True):
-        axes.text(
-            bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {value:,.3g}", va="center", fontsize=8
-        )
+        shown = f" {value:,.0f}" if value >= 100 else f" {value:.3g}"
+        axes.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, shown, va="center", fontsize=8)
     return _save(figure, name)
 
 
@@ -242,7 +241,8 @@ def tables(results: dict[str, Any]) -> str:
         if title is None and name.startswith("lazy_proxy_"):
             title = f"LazyProxy attribute access, Python {scenario['figures']['python']}"
         load = ", ".join(map(str, scenario.get("load_before", [])))
-        lines += ["", f"### {title or name}", "", f"Load average before: {load}.", "", *_rows(scenario)]
+        when = f" Run {scenario['date']}." if "date" in scenario else ""
+        lines += ["", f"### {title or name}", "", f"Load average before: {load}.{when}", "", *_rows(scenario)]
     docs = results["scenarios"].get("docs_run")
     if docs:
         lines += _docs_tables(docs["figures"])

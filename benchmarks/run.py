@@ -169,6 +169,18 @@ def print_table(results: dict[str, Any], verdicts: list[dict[str, Any]]) -> None
         print(f"  {verdict['status']}: {figure}  [{verdict['goal']}]")
 
 
+def _keep(scenarios: dict[str, Any], earlier_file: Path) -> list[str]:
+    """Add the scenarios of an earlier results file that this run skipped; return their names."""
+    earlier = json.loads(earlier_file.read_text(encoding="utf-8"))
+    kept = []
+    for name, result in earlier["scenarios"].items():
+        if name not in scenarios:
+            result.setdefault("date", earlier["meta"]["date"])
+            scenarios[name] = result
+            kept.append(name)
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the scenarios, print the table and goals, write the JSON; return 1 on a missed goal."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -178,6 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         "--only", nargs="+", metavar="SCENARIO", help=f"run only these (of {', '.join(ORDER)})"
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the results file (JSON)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="RESULTS",
+        help="take the scenarios this run skips from an earlier results file (they keep their own dates)",
+    )
     parser.add_argument("--scenario", help=argparse.SUPPRESS)  # the child process: run one, print JSON
     args = parser.parse_args(argv)
 
@@ -206,9 +224,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import _timing
 
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    for result in scenarios.values():
+        result["date"] = stamp
+    kept = _keep(scenarios, args.keep) if args.keep else []
     results: dict[str, Any] = {
         "meta": {
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": stamp,
+            "kept_from_earlier_run": kept,
             "commit": _commit(),
             "quick": args.quick,
             "repeats": _timing.REPEATS,
