@@ -41,8 +41,10 @@ expensive, and `keep_between_tests=True` handles that per service.
 
 **Report.** With `-v` the header names this process's worker id and
 resource namespace. A `worker-locator` section at the end gives, for each
-worker, the constructions, cache hits and evictions of its default locator
-(hits are counted while the session runs); `-q` hides it.
+worker, the constructions, misses and evictions of its default locator;
+`-q` hides it. Cache hits are counted only with the ini option
+`locator_count_hits = true`, since counting them takes every cached lookup
+through the locator's locked slow path.
 
 **Snapshots.** `--locator-snapshot DIR` makes each worker (or the single
 process of a run without xdist) write its snapshot to `DIR` at the end of the
@@ -81,7 +83,7 @@ _WIDER_SCOPES: Final = {
     "session": frozenset[str](),
     "none": frozenset[str](),
 }
-_INSTANCE_COUNTERS: Final = ("constructions", "misses", "evictions")
+_COUNTERS: Final = ("constructions", "misses", "evictions", "hits")
 
 
 class OverrideService(Protocol):
@@ -102,6 +104,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "worker-locator: reset the default locator after each test (default), module, session, or none",
         default=ISOLATION_SCOPES[0],
     )
+    parser.addini(
+        "locator_count_hits",
+        "worker-locator: count cache hits of the default locator exactly (slows every cached lookup)",
+        type="bool",
+        default=False,
+    )
     group = parser.getgroup("worker-locator")
     group.addoption(
         "--locator-snapshot",
@@ -116,7 +124,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Check the options and register the object that holds this session's state."""
     scope = _isolation_scope(config)
     snapshots = _snapshot_directory(config)
-    config.pluginmanager.register(_LocatorSession(config, scope, snapshots), _STATE)
+    count_hits = bool(config.getini("locator_count_hits"))
+    config.pluginmanager.register(_LocatorSession(config, scope, snapshots, count_hits=count_hits), _STATE)
 
 
 def _isolation_scope(config: pytest.Config) -> str:
@@ -238,8 +247,11 @@ def _source_position(item: pytest.Item) -> int:
 class _LocatorSession:
     """This process's isolation state, figures and snapshot, registered as a plugin object."""
 
-    def __init__(self, config: pytest.Config, scope: str, snapshots: Path | None) -> None:
+    def __init__(
+        self, config: pytest.Config, scope: str, snapshots: Path | None, *, count_hits: bool
+    ) -> None:
         self._config = config
+        self._count_hits = count_hits
         self._scope = scope
         self._wider = _WIDER_SCOPES[scope]
         self._snapshots = snapshots
@@ -250,7 +262,7 @@ class _LocatorSession:
         self._resets = 0
         # Added to the locator's own counters: minus what it had counted before this
         # session, plus what the locators that tests installed counted.
-        self._extra: dict[str, int] = dict.fromkeys((*_INSTANCE_COUNTERS, "hits"), 0)
+        self._extra: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self._extra_evicted: dict[str, int] = {}
         self._seen: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._instance_hits: dict[tuple[Any, ...], int | None] = {}
@@ -279,7 +291,8 @@ class _LocatorSession:
         __tracebackhide__ = True
         locator = self._locator = get_locator()
         self._count_hits_before = locator.count_hits
-        locator.count_hits = True
+        if self._count_hits:
+            locator.count_hits = True
         before = (
             locator.snapshot() if self._snapshots is not None else {"stats": locator.stats(), "evicted": {}}
         )
@@ -429,7 +442,10 @@ class _LocatorSession:
             "isolation": self._scope,
             "resets": self._resets,
             "constructions": stats["constructions"] + self._extra["constructions"],
-            "hits": None if stats["hits"] is None else stats["hits"] + self._extra["hits"],
+            "misses": stats["misses"] + self._extra["misses"],
+            "hits": None
+            if not self._count_hits or stats["hits"] is None
+            else stats["hits"] + self._extra["hits"],
             "evictions": stats["evictions"] + self._extra["evictions"],
         }
 
@@ -476,12 +492,12 @@ class _LocatorSession:
             if figures is None:
                 terminalreporter.line(f"{name}: no figures (the worker did not finish)")
                 continue
-            hits = "uncounted" if figures["hits"] is None else figures["hits"]
             who = name
             if verbose:
                 who += f" (pid {figures['pid']}, resource namespace {figures['resource_namespace']})"
+            hits = "" if figures["hits"] is None else f", {figures['hits']} hits"
             terminalreporter.line(
-                f"{who}: {figures['constructions']} constructions, {hits} hits,"
+                f"{who}: {figures['constructions']} constructions, {figures['misses']} misses{hits},"
                 f" {figures['evictions']} evictions, {figures['resets']} resets"
             )
             if verbose and figures.get("snapshot"):

@@ -50,13 +50,38 @@ def test_no_header_without_verbose(pytester: pytest.Pytester) -> None:
     assert not [line for line in result.stdout.lines if line.startswith("worker-locator:")]
 
 
-def test_summary_counts_constructions_hits_and_evictions(pytester: pytest.Pytester) -> None:
+def test_summary_counts_constructions_misses_and_evictions(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(COUNTED)
     result = pytester.runpytest_inprocess("-p", "no:randomly")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
-        ["*= worker-locator =*", "pid-*: 54 constructions, 4 hits, 2 evictions, 2 resets"], consecutive=True
+        ["*= worker-locator =*", "pid-*: 54 constructions, 54 misses, 2 evictions, 2 resets"],
+        consecutive=True,
     )
+
+
+def test_hits_are_counted_only_when_asked(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(COUNTED)
+    result = pytester.runpytest_inprocess("-p", "no:randomly", "-o", "locator_count_hits=true")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["pid-*: 54 constructions, 54 misses, 4 hits, 2 evictions, 2 resets"])
+
+
+@pytest.mark.parametrize(("option", "counted"), [([], False), (["-o", "locator_count_hits=true"], True)])
+def test_cached_lookups_stay_on_the_fast_path_unless_hits_are_counted(
+    pytester: pytest.Pytester, option: list[str], counted: bool
+) -> None:
+    pytester.makepyfile(
+        f"""
+        from worker_locator import get_locator
+
+        def test_counting():
+            assert get_locator().count_hits is {counted}
+            assert (get_locator().stats()["hits"] is None) is {not counted}
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:randomly", *option)
+    result.assert_outcomes(passed=1)
 
 
 def test_quiet_hides_the_summary(pytester: pytest.Pytester) -> None:
@@ -81,12 +106,12 @@ def test_xdist_summary_has_one_line_per_worker(
     for worker, line in zip(("gw0", "gw1"), lines, strict=True):
         assert re.fullmatch(
             worker + r" \(pid \d+, resource namespace " + worker + r"_[0-9a-f]{16}\): "
-            r"\d+ constructions, \d+ hits, \d+ evictions, \d+ resets",
+            r"\d+ constructions, \d+ misses, \d+ evictions, \d+ resets",
             line,
         )
-    totals = [re.search(r"(\d+) constructions, (\d+) hits, (\d+) evictions", line) for line in lines]
+    totals = [re.search(r"(\d+) constructions, (\d+) misses, (\d+) evictions", line) for line in lines]
     assert sum(int(m.group(1)) for m in totals if m) == 54
-    assert sum(int(m.group(2)) for m in totals if m) == 4
+    assert sum(int(m.group(2)) for m in totals if m) == 54
     assert sum(int(m.group(3)) for m in totals if m) == 2
     written = sorted(snapshots.iterdir())
     assert [p.suffix for p in written] == [".json", ".json"]
@@ -96,7 +121,7 @@ def test_xdist_summary_has_one_line_per_worker(
 def test_summary_works_with_xdist_disabled(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(COUNTED)
     result = pytester.runpytest_inprocess("-p", "no:xdist", "-p", "no:randomly")
-    result.stdout.fnmatch_lines(["pid-*: 54 constructions, 4 hits, 2 evictions, 2 resets"])
+    result.stdout.fnmatch_lines(["pid-*: 54 constructions, 54 misses, 2 evictions, 2 resets"])
 
 
 SNAPSHOT_SUITE = """
@@ -135,7 +160,7 @@ def test_snapshot_lists_every_service_of_the_session(pytester: pytest.Pytester) 
     (database,) = snapshot["services"]
     assert database["key"] == "Database"
     assert database["resources"] == ["sqlite:/srv/shared.db"]
-    assert database["hits"] == 1
+    assert database["hits"] is None  # hits are counted only with locator_count_hits = true
     assert snapshot["stats"]["constructions"] == 2
     assert json.loads(written.read_text(encoding="utf-8")) == snapshot
 
