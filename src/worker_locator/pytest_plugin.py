@@ -39,10 +39,16 @@ expensive, and `keep_between_tests=True` handles that per service.
 **Fixtures.** `service_locator` is the locator a test should use, and
 `override_service(key, value)` overrides a service until the test ends.
 
-**Report.** With `-v` the header names this process's worker id and
-resource namespace. A `worker-locator` section at the end gives, for each
-worker, the constructions, misses and evictions of its default locator;
-`-q` hides it. Cache hits are counted only with the ini option
+**Report.** A run that never touches the default locator prints nothing
+from the plugin, at any verbosity and with `--co`, so suites that assert
+pytest's exact output (pytester-based ones) see the same lines with the
+plugin installed. When a test built, looked up or evicted a service, asked
+for one of the fixtures or replaced the default locator, or when
+`--locator-snapshot` was given, a `worker-locator` section at the end gives,
+for each worker, the constructions, misses, evictions and resets of its
+default locator, with its pid and resource namespace under `-v`; `-q` hides
+it. A problem (closing services failed, a snapshot could not be written) is
+shown at every verbosity. Cache hits are counted only with the ini option
 `locator_count_hits = true`, since counting them takes every cached lookup
 through the locator's locked slow path.
 
@@ -162,8 +168,11 @@ def _snapshot_directory(config: pytest.Config) -> Path | None:
 
 
 @pytest.fixture
-def service_locator() -> ServiceLocator:
+def service_locator(request: pytest.FixtureRequest) -> ServiceLocator:
     """Return the locator a test should use: the default one, which the plugin isolates."""
+    state = request.config.pluginmanager.get_plugin(_STATE)
+    if isinstance(state, _LocatorSession):
+        state.note_fixture_use()
     return get_locator()
 
 
@@ -260,6 +269,7 @@ class _LocatorSession:
         self._extended: list[tuple[object, Checkpoint]] = []
         self._count_hits_before = False
         self._resets = 0
+        self._retired = 0
         # Added to the locator's own counters: minus what it had counted before this
         # session, plus what the locators that tests installed counted.
         self._extra: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
@@ -268,6 +278,7 @@ class _LocatorSession:
         self._instance_hits: dict[tuple[Any, ...], int | None] = {}
         self._problems: list[str] = []
         self._finished = False
+        self._fixtures_used = False
         self._workers: dict[str, dict[str, Any] | None] = {}
 
     @property
@@ -362,6 +373,7 @@ class _LocatorSession:
 
     def _retire(self, stray: ServiceLocator) -> list[Exception]:
         """Count and close a locator a test installed with `reset_locator()`."""
+        self._retired += 1
         snapshot = stray.snapshot()
         if self._snapshots is not None:
             self._remember(snapshot)
@@ -427,11 +439,30 @@ class _LocatorSession:
             except OSError as exc:
                 self._problems.append(f"could not write the snapshot into {self._snapshots}: {exc}")
         figures["problems"] = list(self._problems)
+        figures["used"] = self._used(figures)
         locator.count_hits = self._count_hits_before
         if self._worker:
             self._config.workeroutput[_OUTPUT_KEY] = figures  # type: ignore[attr-defined]
         elif not self._controller:
             self._workers[figures["worker_id"]] = figures
+
+    def note_fixture_use(self) -> None:
+        """Record that a test asked for one of the plugin's fixtures."""
+        self._fixtures_used = True
+
+    def _used(self, figures: dict[str, Any]) -> bool:
+        """Whether this session touched the default locator: built, missed, evicted or hit anything."""
+        counted = (figures[name] or 0 for name in _COUNTERS)
+        return self._fixtures_used or self._retired > 0 or any(count > 0 for count in counted)
+
+    def _worth_reporting(self) -> bool:
+        """Whether the summary has anything to say: figures of a used locator, a snapshot or a problem."""
+        reported = [figures for figures in self._workers.values() if figures is not None]
+        if any(figures.get("problems") for figures in reported):
+            return True
+        if not self._workers or _verbosity(self._config) < 0:
+            return False
+        return self._snapshots is not None or any(figures.get("used") for figures in reported)
 
     def _figures(self, locator: ServiceLocator) -> dict[str, Any]:
         stats = locator.stats()
@@ -472,20 +503,10 @@ class _LocatorSession:
         name = figures["worker_id"] if figures else getattr(getattr(node, "gateway", None), "id", "?")
         self._workers[str(name)] = figures
 
-    def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        if config.get_verbosity() < 1:
-            return []
-        isolation = f"isolation per {self._scope}" if self._scope != "none" else "no isolation"
-        if self._controller:
-            return [f"worker-locator: {isolation}; worker ids and resource namespaces are in the summary"]
-        return [
-            f"worker-locator: worker {worker_id()}, resource namespace {resource_namespace()}, {isolation}"
-        ]
-
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if self._worker or not self._workers or self._config.get_verbosity() < 0:
+        if self._worker or not self._worth_reporting():
             return
-        verbose = self._config.get_verbosity() > 0
+        verbose = _verbosity(self._config) > 0
         terminalreporter.section("worker-locator")
         for name in sorted(self._workers, key=_worker_order):
             figures = self._workers[name]
@@ -504,6 +525,12 @@ class _LocatorSession:
                 terminalreporter.line(f"{name}: snapshot {figures['snapshot']}")
             for problem in figures.get("problems", ()):
                 terminalreporter.line(f"{name}: {problem}", red=True)
+
+
+def _verbosity(config: pytest.Config) -> int:
+    """The run's verbosity (`Config.get_verbosity` is not in pytest 7)."""
+    verbose: int = config.option.verbose
+    return verbose
 
 
 def _worker_order(name: str) -> tuple[int, int, str]:
