@@ -2,7 +2,10 @@
 
 Installing worker-locator activates it through the `pytest11` entry point,
 under the name `worker_locator`; `-p no:worker_locator` turns it off. It
-works with pytest-xdist, without it and with `-p no:xdist`.
+works with pytest-xdist, without it and with `-p no:xdist`, on pytest 7.4 to
+9.x (`pip install 'worker-locator[pytest]'` declares the range); an older
+pytest, or a pluggy older than 1.1, stops the run with one `ERROR:` line
+(exit status 4) saying so.
 
 **Isolation.** Before the first test, the plugin takes a checkpoint of the
 default locator (`worker_locator.get_locator()`): registrations made while
@@ -35,6 +38,21 @@ pytest-randomly, so a hidden dependency fails only now and then. Resetting
 after every test makes such a dependency fail in every run and every order,
 where it can be found. A wider unit is cheaper only where building services is
 expensive, and `keep_between_tests=True` handles that per service.
+
+**Sybil documents under pytest-xdist.** The examples of one Sybil document
+build on each other, so the plugin keeps each document on one worker, its
+examples in file order with no other test between them, under `--dist load`
+(the default), `worksteal`, `loadscope`, `loadfile` and `loadgroup`, with or
+without pytest-randomly, and with nothing to configure. The controller wraps
+the scheduler the `--dist` mode chose, which then deals, steals and requeues
+each document as one test; ordinary tests are dealt as before, and xdist's
+`-v` line still names the scheduler of the mode. A document is recognised by
+the node ids Sybil gives its examples (`doc.md::line:4,column:1`). When a
+worker crashes inside a document, the example that was running is reported
+as the crash; under `load` and `worksteal` the document's later examples are
+not run (the namespace they needed is gone), and under the scope modes xdist
+queues the document again as a whole, as it queues any work unit. `--dist
+each` and schedulers of other plugins are left alone.
 
 **Fixtures.** `service_locator` is the locator a test should use, and
 `override_service(key, value)` overrides a service until the test ends.
