@@ -13,7 +13,8 @@ unexecuted. The rules this module enforces:
   worker-locator plugin sees to it when it isolates per test or module, this
   module's document set-up and tear-down when the plugin is off.
 - Each document runs top to bottom on one worker, in source order, whatever the
-  `--dist` mode or the random order plugin does with other tests.
+  `--dist` mode or the random order plugin does with other tests: the worker-locator
+  plugin's own scheduling does it, as for any project that installs the package.
 """
 
 # ruff: noqa: INP001 - imported by the conftests from docs/, not from a package
@@ -246,26 +247,6 @@ def register(config: pytest.Config) -> None:
     ) in {"test", "module"}
     if not config.pluginmanager.has_plugin(PLUGIN_NAME):
         config.pluginmanager.register(sys.modules[__name__], PLUGIN_NAME)
-
-
-@pytest.hookimpl(optionalhook=True, tryfirst=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Schedule whole files per worker, so a document's examples share one namespace.
-
-    pytest-xdist's default `--dist load` spreads one document's examples over
-    workers, where each example that uses an earlier one's names fails with
-    `NameError`. `load`, `worksteal` and `loadgroup` (which pytest 9.2 breaks,
-    pytest-xdist issue 1386) become `loadfile`; `loadfile`, `loadscope` and
-    `each` keep files whole already and are left to pytest-xdist. Declared
-    optional, so that `pytest -p no:xdist` still starts.
-    """
-    if config.getvalue("dist") not in {"load", "worksteal", "loadgroup"}:
-        return None
-    from xdist.scheduler import (  # type: ignore[import-untyped]  # noqa: PLC0415 - xdist ships no types; imported only when it runs the session
-        LoadFileScheduling,
-    )
-
-    return LoadFileScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -22,5 +22,5 @@ pytest_collect_file = _executable_docs.markdown_sybil(_DOCS).pytest()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the scheduling, ordering and reporting hooks the pages need."""
+    """Register the ordering and reporting hooks the pages need."""
     _executable_docs.register(config)

@@ -21,5 +21,5 @@ pytest_collect_file = _executable_docs.docstring_sybil(_SRC).pytest()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the scheduling, ordering and reporting hooks, as `pytest src/` alone needs them too."""
+    """Register the ordering and reporting hooks, as `pytest src/` alone needs them too."""
     _executable_docs.register(config)

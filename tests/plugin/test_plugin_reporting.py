@@ -33,36 +33,61 @@ class Service:
     pass
 
 
-def test_verbose_header_names_worker_and_namespace(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_x(): pass")
-    result = pytester.runpytest_inprocess("-v", "-p", "no:randomly")
-    header = [line for line in result.stdout.lines if line.startswith("worker-locator:")]
-    assert len(header) == 1
-    assert re.fullmatch(
-        r"worker-locator: worker pid-\d+, resource namespace pid_\d+_[0-9a-f]{16}, isolation per test",
-        header[0],
-    )
-
-
-def test_no_header_without_verbose(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_x(): pass")
-    result = pytester.runpytest_inprocess("-p", "no:randomly")
-    assert not [line for line in result.stdout.lines if line.startswith("worker-locator:")]
-
-
-def test_summary_counts_constructions_hits_and_evictions(pytester: pytest.Pytester) -> None:
+def test_summary_counts_constructions_misses_and_evictions(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(COUNTED)
     result = pytester.runpytest_inprocess("-p", "no:randomly")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
-        ["*= worker-locator =*", "pid-*: 54 constructions, 4 hits, 2 evictions, 2 resets"], consecutive=True
+        ["*= worker-locator =*", "pid-*: 54 constructions, 54 misses, 2 evictions, 2 resets"],
+        consecutive=True,
     )
 
 
+def test_hits_are_counted_only_when_asked(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(COUNTED)
+    result = pytester.runpytest_inprocess("-p", "no:randomly", "-o", "locator_count_hits=true")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["pid-*: 54 constructions, 54 misses, 4 hits, 2 evictions, 2 resets"])
+
+
+@pytest.mark.parametrize(("option", "counted"), [([], False), (["-o", "locator_count_hits=true"], True)])
+def test_cached_lookups_stay_on_the_fast_path_unless_hits_are_counted(
+    pytester: pytest.Pytester, option: list[str], counted: bool
+) -> None:
+    pytester.makepyfile(
+        f"""
+        from worker_locator import get_locator
+
+        def test_counting():
+            assert get_locator().count_hits is {counted}
+            assert (get_locator().stats()["hits"] is None) is {not counted}
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:randomly", *option)
+    result.assert_outcomes(passed=1)
+
+
 def test_quiet_hides_the_summary(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_x(): pass")
+    pytester.makepyfile(COUNTED)
     result = pytester.runpytest_inprocess("-q", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
     assert "worker-locator" not in result.stdout.str()
+
+
+def test_asking_for_the_fixture_is_using_the_locator(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(service_locator): pass")
+    result = pytester.runpytest_inprocess("-p", "no:randomly")
+    result.stdout.fnmatch_lines(
+        ["*= worker-locator =*", "pid-*: 0 constructions, 0 misses, 0 evictions, 1 resets"], consecutive=True
+    )
+
+
+def test_a_snapshot_run_reports_even_when_nothing_was_built(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest_inprocess("-p", "no:randomly", "--locator-snapshot", "out")
+    result.stdout.fnmatch_lines(
+        ["*= worker-locator =*", "pid-*: 0 constructions, 0 misses, 0 evictions, 1 resets"]
+    )
 
 
 def test_xdist_summary_has_one_line_per_worker(
@@ -73,20 +98,17 @@ def test_xdist_summary_has_one_line_per_worker(
     pytester.makepyfile(test_more="def test_1(): pass\ndef test_2(): pass\n")
     result = pytester.runpytest_subprocess("-n", "2", "-v", "--locator-snapshot", str(snapshots))
     result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(
-        ["*worker-locator: isolation per test; worker ids and resource namespaces are in the summary*"]
-    )
     lines = [line for line in result.stdout.lines if re.match(r"gw\d \(pid", line)]
     assert len(lines) == 2, result.stdout.str()
     for worker, line in zip(("gw0", "gw1"), lines, strict=True):
         assert re.fullmatch(
             worker + r" \(pid \d+, resource namespace " + worker + r"_[0-9a-f]{16}\): "
-            r"\d+ constructions, \d+ hits, \d+ evictions, \d+ resets",
+            r"\d+ constructions, \d+ misses, \d+ evictions, \d+ resets",
             line,
         )
-    totals = [re.search(r"(\d+) constructions, (\d+) hits, (\d+) evictions", line) for line in lines]
+    totals = [re.search(r"(\d+) constructions, (\d+) misses, (\d+) evictions", line) for line in lines]
     assert sum(int(m.group(1)) for m in totals if m) == 54
-    assert sum(int(m.group(2)) for m in totals if m) == 4
+    assert sum(int(m.group(2)) for m in totals if m) == 54
     assert sum(int(m.group(3)) for m in totals if m) == 2
     written = sorted(snapshots.iterdir())
     assert [p.suffix for p in written] == [".json", ".json"]
@@ -96,7 +118,7 @@ def test_xdist_summary_has_one_line_per_worker(
 def test_summary_works_with_xdist_disabled(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(COUNTED)
     result = pytester.runpytest_inprocess("-p", "no:xdist", "-p", "no:randomly")
-    result.stdout.fnmatch_lines(["pid-*: 54 constructions, 4 hits, 2 evictions, 2 resets"])
+    result.stdout.fnmatch_lines(["pid-*: 54 constructions, 54 misses, 2 evictions, 2 resets"])
 
 
 SNAPSHOT_SUITE = """
@@ -135,7 +157,7 @@ def test_snapshot_lists_every_service_of_the_session(pytester: pytest.Pytester) 
     (database,) = snapshot["services"]
     assert database["key"] == "Database"
     assert database["resources"] == ["sqlite:/srv/shared.db"]
-    assert database["hits"] == 1
+    assert database["hits"] is None  # hits are counted only with locator_count_hits = true
     assert snapshot["stats"]["constructions"] == 2
     assert json.loads(written.read_text(encoding="utf-8")) == snapshot
 

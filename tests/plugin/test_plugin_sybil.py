@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from worker_locator import pytest_plugin
+from worker_locator._plugin.documents import is_sybil
 
 SYBIL_CONFTEST = """
     from sybil import Sybil
@@ -119,4 +119,4 @@ class _FakeItem:
 )
 def test_sybil_items_are_known_by_their_class_module(module: str, expected: bool) -> None:
     fake = type("SomeItem", (_FakeItem,), {"__module__": module})()
-    assert pytest_plugin._is_sybil(fake) is expected
+    assert is_sybil(fake) is expected
