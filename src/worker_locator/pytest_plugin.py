@@ -62,6 +62,7 @@ from typing import Any, Final, Protocol, TypeVar
 import pytest
 
 from ._default import get_locator, install_default
+from ._exclusive import ExclusiveResource, hold_until_closed
 from ._identity import resource_namespace, worker_id
 from ._locator import Checkpoint, ServiceLocator
 
@@ -183,6 +184,17 @@ def override_service(service_locator: ServiceLocator) -> Iterator[OverrideServic
         if not before:
             raise
         service_locator.restore(before[0])
+
+
+@pytest.fixture
+def exclusive_resource() -> Iterator[ExclusiveResource]:
+    """Return `exclusive_resource(name, scope="run", timeout=300.0)`, which holds a lock until the test ends.
+
+    Each call enters `worker_locator.exclusive(name, ...)`; teardown releases
+    the locks in reverse order.
+    """
+    with contextlib.ExitStack() as stack:
+        yield hold_until_closed(stack)
 
 
 # -- the session --------------------------------------------------------------
