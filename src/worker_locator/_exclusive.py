@@ -418,7 +418,7 @@ def _busy_message(name: str, scope: str, timeout: float, holder: dict[str, Any] 
     if isinstance(since, (int, float)) and not isinstance(since, bool):
         who += f" for {max(0.0, time.time() - since):.1f}s"
     if isinstance(pid, int) and not isinstance(pid, bool) and pid != os.getpid() and not _alive(pid):
-        who += " (that process has exited: the record is stale and the lock has a newer holder)"
+        who += " (that process has exited: the record is stale, and whoever holds the lock now left none)"
     return head + who + "; wait longer (timeout=) or hold it for less time"
 
 
