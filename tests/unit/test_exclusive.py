@@ -287,9 +287,14 @@ def test_the_holding_thread_may_nest_the_lock_and_releases_it_at_the_outermost_e
 def test_an_error_in_the_block_still_releases_the_lock(where: str, name: str) -> None:
     with pytest.raises(KeyError), exclusive(name, scope=where):  # type: ignore[arg-type]
         raise KeyError(name)
-    got: list[None] = []
-    _joined(_thread(lambda: got.append(exclusive(name, scope=where, timeout=0).__enter__())))  # type: ignore[arg-type]
-    assert got == [None]
+    got: list[str] = []
+
+    def take() -> None:
+        with exclusive(name, scope=where, timeout=0):  # type: ignore[arg-type]
+            got.append("taken")
+
+    _joined(_thread(take))
+    assert got == ["taken"]
 
 
 # -- other processes, death and fork ------------------------------------------
@@ -449,10 +454,13 @@ def test_holds(exclusive_resource):
 
 def test_released_after_the_test_ended():
     got = []
-    thread = threading.Thread(target=lambda: got.append(exclusive("fixture-res", timeout=0).__enter__()))
+    def take():
+        with exclusive("fixture-res", timeout=0):
+            got.append("taken")
+    thread = threading.Thread(target=take)
     thread.start()
     thread.join()
-    assert got == [None]
+    assert got == ["taken"]
 """
 
 
