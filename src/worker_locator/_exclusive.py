@@ -428,13 +428,18 @@ def _shown(value: object) -> str:
 
 
 def _alive(pid: int) -> bool:
+    """Return whether `pid` is a running process (a zombie, killed but not yet reaped, is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return True  # no /proc here: the signal check is all there is
+    return status.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 # -- where the lock files live -----------------------------------------------

@@ -62,7 +62,7 @@ from typing import Any, Final, Protocol, TypeVar
 import pytest
 
 from ._default import get_locator, install_default
-from ._exclusive import ExclusiveResource, hold_until_closed
+from ._exclusive import ExclusiveResource, hold_until_closed, lock_statistics
 from ._identity import resource_namespace, worker_id
 from ._locator import Checkpoint, ServiceLocator
 
@@ -457,6 +457,7 @@ class _LocatorSession:
         for name, extra in self._extra_evicted.items():
             evicted[name] = evicted.get(name, 0) + extra
         snapshot["evicted"] = {name: count for name, count in evicted.items() if count > 0}
+        snapshot["locks"] = lock_statistics()  # who held which exclusive() lock, and who waited
         return snapshot
 
     # -- reporting ------------------------------------------------------------
