@@ -212,8 +212,9 @@ def lock_statistics() -> list[dict[str, Any]]:
     return sorted(entries, key=lambda e: (e["scope"], e["name"], e["test"] or ""))
 
 
-@contextlib.contextmanager
-def exclusive(name: str, *, scope: Scope = "run", timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
+def exclusive(
+    name: str, *, scope: Scope = "run", timeout: float = DEFAULT_TIMEOUT
+) -> contextlib.AbstractContextManager[None]:
     """Hold the resource `name` alone: no other worker of this run (or no other run) holds it meanwhile.
 
     For what cannot take a per-worker name: a fixed port a third-party tool
@@ -244,7 +245,12 @@ def exclusive(name: str, *, scope: Scope = "run", timeout: float = DEFAULT_TIMEO
         ...         print("held")
         held
     """
-    _check(name, scope, timeout)
+    _check(name, scope, timeout)  # at the call, so that a bad name fails where it is written
+    return _held(name, scope, timeout)
+
+
+@contextlib.contextmanager
+def _held(name: str, scope: Scope, timeout: float) -> Iterator[None]:
     slot = _registry.slot(name, scope)
     me = threading.get_ident()
     if slot.owner == me:  # only this thread ever sets `owner` to its own ident
