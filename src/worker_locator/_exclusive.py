@@ -67,6 +67,7 @@ _RUN_DIRECTORY: Final = re.compile(r"run-(?P<pid>[0-9]+)-[0-9a-f]{16}")
 _MAX_WAITED_FOR: Final = 10
 _SHOWN_NAME: Final = 80  # characters of a refused name shown in its error
 _SHOWN_MAX: Final = 200  # characters of a holder field shown in a message
+_PHASES: Final = frozenset({"setup)", "call)", "teardown)"})
 _POLL: Final = 0.02  # seconds between attempts on a contended file lock
 # The controller of an xdist run is the worker's parent; read it at import, before any fork.
 _PARENT_AT_IMPORT: Final = os.getppid()
@@ -375,18 +376,27 @@ def _current_test() -> str | None:
     value = os.environ.get("PYTEST_CURRENT_TEST")
     if not value:
         return None
-    for phase in (" (setup)", " (call)", " (teardown)"):
-        if value.endswith(phase):
-            return value[: -len(phase)]
-    return value
+    test, _, phase = value.rpartition(" (")  # "path::name (call)"
+    return test if test and phase in _PHASES else value
+
+
+_workers: dict[tuple[str | None, int], str] = {}
+
+
+def _worker() -> str:
+    """Return `worker_id()`, remembered per value of `PYTEST_XDIST_WORKER` and pid (it is costly)."""
+    key = (os.environ.get("PYTEST_XDIST_WORKER"), os.getpid())
+    worker = _workers.get(key)
+    if worker is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # worker_id() warns once elsewhere
+            worker = _workers[key] = worker_id()
+    return worker
 
 
 def _holder_record(test: str | None) -> dict[str, Any]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # worker_id() warns once elsewhere
-        worker = worker_id()
     return {
-        "worker": worker,
+        "worker": _worker(),
         "pid": os.getpid(),
         "test": test,
         "thread": threading.current_thread().name,
