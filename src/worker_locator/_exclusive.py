@@ -491,7 +491,7 @@ def _lock_directory(scope: Scope) -> Path | None:
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
     digest = hashlib.blake2b(f"{run}\0{_PARENT_AT_IMPORT}".encode(), digest_size=8).hexdigest()
     directory = _root() / f"run-{_PARENT_AT_IMPORT}-{digest}"
-    if not directory.is_dir():
+    if directory not in _checked and not directory.is_dir():
         _remove_finished_runs(directory.parent)
     return _private_directory(directory)
 
@@ -500,8 +500,13 @@ def _root() -> Path:
     return _private_directory(Path(tempfile.gettempdir()) / f"worker-locator-{os.getuid()}")
 
 
+_checked: set[Path] = set()  # directories already found private, so the check is once per process
+
+
 def _private_directory(path: Path) -> Path:
     """Create `path` (mode 0700) if missing; refuse it unless it is a directory only this user can use."""
+    if path in _checked:
+        return path
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700)
     info = path.lstat()
@@ -512,6 +517,7 @@ def _private_directory(path: Path) -> Path:
             " remove it, or point TMPDIR elsewhere"
         )
         raise PermissionError(msg)
+    _checked.add(path)
     return path
 
 
