@@ -24,13 +24,13 @@ PORT_TESTS = [f"{PORT_FUNCTION}[{n}]" for n in range(4)]
 WORKERS = 4
 
 
-def _port_suite(make_suite: SuiteFactory, lock: str, *, kill: bool = False) -> Suite:
+def _port_suite(make_suite: SuiteFactory, lock: str, *, kill: bool = False, parties: int = WORKERS) -> Suite:
     return make_suite(
         "exclusive",
         WL_IT_LOCK=lock,
         WL_IT_KILL="1" if kill else "0",
         WL_IT_PORT=str(free_port()),
-        WL_IT_PARTIES=str(WORKERS),
+        WL_IT_PARTIES=str(parties),
     )
 
 
@@ -93,6 +93,16 @@ def test_with_the_lock_the_workers_take_turns(make_suite: SuiteFactory, tmp_path
     waiters = [entry for _, entry in locks if entry["waited_for"]]
     assert waiters, locks  # the tests met at a barrier first: someone found the port's lock taken
     assert all(entry["wait_seconds"] > 0 for entry in waiters)
+
+
+def test_without_xdist_the_same_suite_passes_with_no_lock_file(make_suite: SuiteFactory) -> None:
+    suite = _port_suite(make_suite, "exclusive", parties=1)
+    suite.env["TMPDIR"] = str(suite.workdir / "tmp")
+    (suite.workdir / "tmp").mkdir()
+    result = suite.run(PORT_FUNCTION, workers=0)
+    assert result.outcomes() == dict.fromkeys(PORT_TESTS, "passed"), result.explain()
+    assert {h["worker"] for h in _holds(result).values()} == {"master"}
+    assert list((suite.workdir / "tmp").iterdir()) == []  # one process is the whole run: no file
 
 
 def test_a_holder_killed_mid_test_leaves_the_lock_to_the_others(make_suite: SuiteFactory) -> None:
