@@ -56,8 +56,22 @@ def worker_id() -> str:
 
 
 def host_name() -> str:
-    """Return this machine's host name as the operating system reports it."""
-    return socket.gethostname()
+    """Return this machine's host name, made safe to print, encode and store.
+
+    The host name is untrusted input: bytes that are not UTF-8 (which Python
+    hands over as surrogate escapes) and non-printable characters are shown as
+    backslash escapes, and the result is cut to 255 characters, the longest a
+    host name can be. Distinct raw names stay distinct.
+
+    Examples:
+        >>> host_name() == host_name() and host_name().isprintable()
+        True
+    """
+    raw = socket.gethostname().encode("utf-8", "surrogateescape")[:255]
+    text = raw.decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _run_token() -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, NoReturn, SupportsIndex, TypeVar, cast
 
 from ._errors import key_name
-from ._fork import watch_forks
+from ._fork import quarantine, watch_forks
 
 __all__ = ["LazyProxy"]
 
@@ -16,8 +17,8 @@ T = TypeVar("T")
 
 _UNSET: Any = object()
 
-# Targets a forked child inherited. They stay referenced for the child's lifetime so
-# that no finaliser of theirs runs there: the parent still uses them.
+# Targets a forked child inherited. They are quarantined for the child's lifetime, so
+# that no finaliser of theirs runs there, even at shutdown: the parent still uses them.
 _inherited_targets: list[object] = []
 
 
@@ -59,25 +60,39 @@ class LazyProxy(Generic[T]):
         watch_forks(self)
 
     def _lazy_get(self) -> T:
-        target = self._lazy_target
-        if target is _UNSET:
-            with self._lazy_lock:
-                target = self._lazy_target
-                if target is _UNSET:
-                    target = self._lazy_factory()
-                    object.__setattr__(self, "_lazy_target", target)
-        return target  # type: ignore[no-any-return]
+        return _target_of(self)  # type: ignore[no-any-return]
 
     def _after_fork_in_child(self) -> None:
         if self._lazy_target is not _UNSET:
-            _inherited_targets.append(self._lazy_target)
+            _inherited_targets.extend(quarantine([self._lazy_target]))
         object.__setattr__(self, "_lazy_lock", threading.Lock())
         object.__setattr__(self, "_lazy_target", _UNSET)
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_lazy_"):  # a half-built proxy, as copy and pickle make
-            raise AttributeError(name)
-        return getattr(self._lazy_get(), name)
+    # Reaching the target costs one Python call. Where a lookup that falls through
+    # to `__getattr__` raises and catches an AttributeError first (3.11), every
+    # lookup goes through `__getattribute__` instead; from 3.12 on, the fall
+    # through is cheap and the proxy's own attributes keep their normal lookup.
+    if sys.version_info >= (3, 12):
+
+        def __getattr__(self, name: str) -> Any:
+            if name[:6] == "_lazy_":  # a half-built proxy, as copy and pickle make
+                raise AttributeError(name)
+            target = self._lazy_target
+            if target is _UNSET:
+                target = _target_of(self)
+            return getattr(target, name)
+
+    else:
+
+        def __getattribute__(self, name: str) -> Any:
+            if name[:1] != "_":
+                target = _read_target(self)
+                if target is _UNSET:
+                    target = _target_of(self)
+                return getattr(target, name)
+            if name.startswith(("__", "_lazy_")) or name == "_after_fork_in_child":
+                return object.__getattribute__(self, name)  # the proxy's own; unset on a half-built proxy
+            return getattr(_target_of(self), name)
 
     def __setattr__(self, name: str, value: object) -> None:
         setattr(self._lazy_get(), name, value)
@@ -128,3 +143,19 @@ class LazyProxy(Generic[T]):
             factory = self._lazy_factory
             return f"<LazyProxy of {key_name(getattr(factory, '__qualname__', factory))}, not created>"
         return f"<LazyProxy of {target!r}>"
+
+
+# The slot's own descriptor: reads the target without going through the proxy's lookup hooks.
+_read_target: Callable[[LazyProxy[Any]], Any] = vars(LazyProxy)["_lazy_target"].__get__
+
+
+def _target_of(proxy: LazyProxy[Any]) -> Any:
+    """Return the proxy's target, building it first, once, if need be."""
+    target = _read_target(proxy)
+    if target is _UNSET:
+        with object.__getattribute__(proxy, "_lazy_lock"):
+            target = _read_target(proxy)
+            if target is _UNSET:
+                target = object.__getattribute__(proxy, "_lazy_factory")()
+                object.__setattr__(proxy, "_lazy_target", target)
+    return target

@@ -2,128 +2,50 @@
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import os
 import threading
-import time
 import types
 import warnings
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Final, TypeAlias, TypedDict, TypeVar, cast, overload
+from typing import Any, Final, NoReturn, SupportsIndex, TypeVar, cast, overload
 
-from ._errors import CircularDependencyError, ServiceNotRegisteredError, key_name
-from ._fork import watch_forks
-from ._identity import host_name, resource_namespace, worker_id
+from ._cache import Cache, close_entries
+from ._construction import MAX_DEPTH, Frame, construct, deadlock_chain, too_deep
+from ._entries import Entry, Key, Registration, check_key
+from ._errors import CircularDependencyError, ServiceNotRegisteredError, shown_name
+from ._fork import quarantine, release, watch_forks
+from ._overrides import OverrideBlock, OverrideState
+from ._registry import Checkpoint, Registry
+from ._snapshot import SNAPSHOT_FORMAT, LocatorStats, describe_process, describe_service
 
-__all__ = ["LocatorStats", "ServiceLocator"]
+__all__ = ["MAX_DEPTH", "SNAPSHOT_FORMAT", "Checkpoint", "LocatorStats", "ServiceLocator"]
 
 T = TypeVar("T")
-_Key: TypeAlias = "type[Any] | str"
-
-SNAPSHOT_FORMAT: Final = 1
-_MAX_RESOURCES_PER_SERVICE: Final = 100
-# Eviction counts are kept per service name up to this many names, so that a workload
-# with ever-new keys cannot grow them without limit; further names go in one total.
-_MAX_EVICTED_NAMES: Final = 256
 
 # `get` reads this instead of the real instance map whenever every lookup has to
 # take the slow path: while a factory runs (to record what it depends on) and
 # while hits are counted. Immutable, so nothing can ever be cached in it.
 _NO_FAST_PATH: Final[Mapping[Any, Any]] = types.MappingProxyType({})
+_NONE: Final[frozenset[Any]] = frozenset()
+# A miss copies at most this many registered keys, under the lock, to suggest names from.
+_SUGGESTION_SCAN: Final = 2_000
 
 
-class LocatorStats(TypedDict):
-    """Counters of one locator in this process, as `ServiceLocator.stats` returns them."""
+class _Claim:
+    """A construction this thread owns: what `_resolve` needs once the factory has run."""
 
-    hits: int | None
-    """Lookups answered from the cache, or `None` while hits are not counted."""
-    misses: int
-    """Lookups that had to build the service."""
-    constructions: int
-    """Factory calls that returned a service."""
-    evictions: int
-    """Services dropped and closed because the cache was at its bound."""
-    cached: int
-    """Services cached now."""
-
-
-class _Registration:
-    __slots__ = ("factory", "is_generator", "is_override", "keep_between_tests")
+    __slots__ = ("epoch", "frame", "generation", "registration", "stack")
 
     def __init__(
-        self, factory: Callable[[], Any], *, is_override: bool = False, keep_between_tests: bool = False
+        self, registration: Registration, stack: list[Frame], frame: Frame, generation: int, epoch: int
     ) -> None:
-        self.factory = factory
-        self.is_generator = inspect.isgeneratorfunction(factory)
-        self.is_override = is_override
-        self.keep_between_tests = keep_between_tests
-
-
-class Checkpoint:
-    """The registrations of a locator at one moment, as `ServiceLocator.checkpoint` took them.
-
-    Pass it to `ServiceLocator.restore` to return to that moment. Opaque by
-    design: only `checkpoint()` makes one.
-    """
-
-    __slots__ = ("_factories", "_generation")
-    _factories: dict[_Key, _Registration]
-    _generation: int
-
-    def __init__(self) -> None:
-        msg = "checkpoints are taken with ServiceLocator.checkpoint(), not built directly"
-        raise TypeError(msg)
-
-    @classmethod
-    def _take(cls, factories: dict[_Key, _Registration], generation: int) -> Checkpoint:
-        checkpoint = object.__new__(cls)
-        checkpoint._factories = factories
-        checkpoint._generation = generation
-        return checkpoint
-
-    def __repr__(self) -> str:
-        return f"<Checkpoint of {len(self._factories)} registrations>"
-
-
-class _Entry:
-    __slots__ = ("created_at", "finaliser", "hits", "instance", "owner_pid", "registration", "seq")
-
-    def __init__(
-        self,
-        instance: object,
-        seq: int,
-        registration: _Registration,
-        *,
-        finaliser: Generator[Any, None, None] | None = None,
-    ) -> None:
-        self.instance = instance
-        self.seq = seq
         self.registration = registration
-        self.finaliser = finaliser
-        self.created_at = time.time()
-        self.owner_pid = os.getpid()
-        self.hits = 0
-
-    @property
-    def is_override(self) -> bool:
-        return self.registration.is_override
-
-
-class _SavedState:
-    """What an `override` block restores on exit."""
-
-    __slots__ = ("dependents", "entries", "factories", "fast", "generation", "seq")
-
-    def __init__(self, locator: ServiceLocator) -> None:
-        self.factories = dict(locator._factories)  # noqa: SLF001 - a private helper of the locator
-        self.entries = OrderedDict(locator._entries)  # noqa: SLF001 - the same helper
-        self.fast = dict(locator._fast)  # noqa: SLF001 - the same helper
-        self.dependents = {k: set(v) for k, v in locator._dependents.items()}  # noqa: SLF001 - the same helper
-        self.generation = locator._generation  # noqa: SLF001 - the same helper
-        self.seq = locator._last_seq  # noqa: SLF001 - the same helper
+        self.stack = stack
+        self.frame = frame
+        self.generation = generation
+        self.epoch = epoch
 
 
 class ServiceLocator:
@@ -131,18 +53,19 @@ class ServiceLocator:
 
     A locator maps keys (types or strings) to zero-argument factories. `get`
     calls a key's factory the first time the key is asked for and caches the
-    result; factories may call `get` for their own dependencies. The cache is
-    this process's own: a child made by `os.fork()` or a multiprocessing "fork"
-    start drops what it inherited (never closing it, since the parent still uses
-    it) and builds its own instances. Construction is locked per key, so racing
-    threads build a service once, while factories of different keys run in
-    parallel.
+    result; factories may call `get` for their own dependencies, up to chains
+    of `MAX_DEPTH` (200) services. The cache is this process's own: a child made
+    by `os.fork()` or a multiprocessing "fork" start drops what it inherited
+    (never closing or finalising it, however the child exits, since the parent
+    still uses it) and builds its own instances. Construction is locked per key,
+    so racing threads build a service once, while factories of different keys
+    run in parallel. A locator cannot be pickled: it belongs to its process.
 
     Args:
         max_cached: How many services this process keeps at most; past it, the
             least recently used one is evicted and closed. `None` for no bound.
         count_hits: Count cache hits exactly (see `stats`). Counting takes every
-            lookup through the slow path, so it is off unless asked for.
+            lookup through the locked slow path, so it is off unless asked for.
 
     Raises:
         ValueError: `max_cached` is below 1.
@@ -169,41 +92,47 @@ class ServiceLocator:
                 raise ValueError(msg)
         self._max_cached = max_cached
         self._count_hits = bool(count_hits)
-        self._factories: dict[_Key, _Registration] = {}
-        self._inherited: list[OrderedDict[_Key, _Entry]] = []
-        self._overrides: list[_SavedState] = []
+        self._registry = Registry()
+        self._inherited: list[object] = []
+        self._overrides: list[OverrideState] = []
         self._generation = 0
         self._seq = itertools.count(1)
-        self._last_seq = 0
         self._reset_partition()
         watch_forks(self)
 
     def _reset_partition(self) -> None:
         """Start this process's cache, locks and counters afresh."""
-        self._cond = threading.Condition(threading.Lock())
-        self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
-        self._fast: dict[_Key, Any] = {}
-        self._dependents: dict[_Key, set[_Key]] = {}
-        self._owners: dict[_Key, int] = {}
-        self._waiting: dict[int, _Key] = {}
-        self._stacks: dict[int, list[_Key]] = {}
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._cache = Cache(self._max_cached)
+        self._fast = self._cache.fast
+        self._owners: dict[Key, int] = {}
+        self._waiting: dict[int, Key] = {}
+        self._stacks: dict[int, list[Frame]] = {}
         self._building = 0
-        self._pin_seq = 0
-        self._hits = self._misses = self._constructions = self._evictions = 0
-        self._evicted: Counter[str] = Counter()
-        self._evicted_unnamed = 0
+        self._epoch = 0  # bumped by close(), restore() and clear_cache(): builds that span one are not cached
+        self._hits = self._misses = self._constructions = 0
+        self._pid = os.getpid()
         self._update_fast_path()
 
     def _update_fast_path(self) -> None:
         fast = self._building == 0 and not self._count_hits
-        self._hot: Mapping[_Key, Any] = self._fast if fast else _NO_FAST_PATH
+        self._hot: Mapping[Key, Any] = self._fast if fast else _NO_FAST_PATH
 
     def _after_fork_in_child(self) -> None:
-        # Keep the parent's objects referenced so that no finaliser of theirs runs
-        # here: closing an inherited connection can end the parent's session.
-        self._inherited.append(self._entries)
+        # Quarantine the parent's objects so that no finaliser of theirs runs here,
+        # not even at interpreter shutdown: closing an inherited connection (or
+        # resuming a generator factory's `finally:`) can end the parent's session.
+        inherited = {id(e): e for e in self._cache.entries.values()}
+        for state in self._overrides:
+            inherited.update((id(e), e) for _, e in state.saved)
+        self._inherited.extend(quarantine(inherited.values()))
         self._generation += 1
         self._reset_partition()
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        msg = "a ServiceLocator cannot be pickled: locators are per process, so build one in each process"
+        raise TypeError(msg)
 
     # -- registration ---------------------------------------------------------
 
@@ -254,16 +183,17 @@ class ServiceLocator:
             >>> locator.get("greeting")
             'bonjour'
         """
-        _check_key(key)
+        check_key(key)
         if not callable(cast("object", factory)):
             msg = (
-                f"the factory for {key_name(key)!r} is not callable (got {type(factory).__name__});"
+                f"the factory for {shown_name(key)!r} is not callable (got {type(factory).__name__});"
                 " pass a zero-argument callable, such as the class itself or a lambda"
             )
             raise TypeError(msg)
-        with self._cond:
-            self._factories[key] = _Registration(factory, keep_between_tests=keep_between_tests)
-            self._drop_with_dependents(key)
+        registration = Registration(factory, keep_between_tests=keep_between_tests)
+        with self._lock:
+            self._registry.set(key, registration)
+            self._cache.drop_with_dependents(key)
 
     # -- lookup ---------------------------------------------------------------
 
@@ -284,6 +214,8 @@ class ServiceLocator:
         Raises:
             ServiceNotRegisteredError: Nothing is registered under `key`.
             CircularDependencyError: Building `key` needs `key` again.
+            RuntimeError: The chain of services building each other is deeper
+                than `MAX_DEPTH`; the message names the depth and where the chain starts.
 
         Examples:
             >>> locator = ServiceLocator()
@@ -303,111 +235,148 @@ class ServiceLocator:
         # Outside the handler, so that errors are not chained to the KeyError of the miss.
         return self._resolve(key)
 
-    def _resolve(self, key: _Key) -> Any:  # noqa: C901, PLR0912, PLR0915 - one state machine under one lock
+    def _resolve(self, key: Key) -> Any:  # noqa: C901, PLR0912 - the slow path kept in one frame, for speed
         me = threading.get_ident()
-        with self._cond:
-            stack = self._stacks.get(me)
-            if stack:
-                if key in stack:
-                    raise CircularDependencyError([*stack[stack.index(key) :], key])
-                self._dependents.setdefault(key, set()).add(stack[-1])
-            while True:
-                entry = self._entries.get(key)
-                if entry is not None:
-                    self._note_hit(key, entry)
-                    return entry.instance
-                registration = self._factories.get(key)
-                if registration is None:
-                    raise ServiceNotRegisteredError(key, self._factories)
-                if key not in self._owners:
-                    break
-                chain = self._deadlock_chain(me, key)
-                if chain:
-                    raise CircularDependencyError(chain)
-                self._waiting[me] = key
-                try:
-                    self._cond.wait()
-                finally:
-                    del self._waiting[me]
-            self._misses += 1
-            self._owners[key] = me
-            if stack is None:
-                stack = self._stacks[me] = []
-            stack.append(key)
-            self._building += 1
-            self._update_fast_path()
-            generation = self._generation
-        victims: list[tuple[_Key, _Entry]] = []
+        with self._lock:
+            found, value = self._claim(me, key)
+        if found:
+            return value
+        if type(value) is not _Claim:  # the keys to suggest from, searched outside the lock
+            raise ServiceNotRegisteredError(key, value)
+        claim: _Claim = value
+        stack = claim.stack
         try:
-            instance, finaliser = _construct(key, registration)
-        finally:
-            with self._cond:
-                if generation == self._generation:
-                    stack.pop()
-                    if not stack:
-                        del self._stacks[me]
-                    del self._owners[key]
-                    self._building -= 1
-                    self._cond.notify_all()
-                    self._update_fast_path()
-        with self._cond:
+            instance, finaliser = construct(key, claim.registration)
+        except BaseException as exc:
+            with self._lock:
+                if claim.generation == self._generation:
+                    self._finish(me, stack, key)
+            if isinstance(exc, RecursionError):
+                if len(stack) <= 1:
+                    raise too_deep(key, getattr(exc, "worker_locator_depth", 0)) from None
+                if not hasattr(exc, "worker_locator_depth"):
+                    exc.worker_locator_depth = len(stack)  # type: ignore[attr-defined]
+            raise
+        victims: list[Entry] = []
+        with self._lock:
+            if claim.generation != self._generation:
+                return instance  # built across a fork: the child's caller gets it, uncached
+            self._finish(me, stack, key)
             self._constructions += 1
-            if generation == self._generation and self._factories.get(key) is registration:
-                seq = self._next_seq()
-                self._entries[key] = _Entry(instance, seq, registration, finaliser=finaliser)
-                # no recency bit yet: the first hit takes the slow path and sets it
-                victims = self._evict_over_bound(keep=key)
+            deps = claim.frame.deps
+            if (
+                claim.epoch == self._epoch
+                and self._registry.factories.get(key) is claim.registration
+                and self._cache.all_cached(deps)
+            ):
+                entry = Entry(
+                    instance,
+                    next(self._seq),
+                    claim.registration,
+                    finaliser=finaliser,
+                    deps=deps,
+                    owner_pid=self._pid,
+                )
+                self._cache.add(key, entry)
+                if stack:
+                    stack[-1].deps[key] = entry
+                if self._cache.over_bound():
+                    victims = self._cache.evict(
+                        keep=key, protected=self._in_progress() if self._building else _NONE
+                    )
+            elif stack:
+                stack[-1].deps[key] = None  # the dependent is built from an uncached service
         if victims:
             self._close_evicted(victims)
         return instance
 
-    def _note_hit(self, key: _Key, entry: _Entry) -> None:
-        entry.hits += 1
-        self._hits += 1
-        self._entries.move_to_end(key)
-        self._fast[key] = entry.instance
+    def _claim(self, me: int, key: Key) -> tuple[bool, Any]:  # noqa: C901 - one state machine under one lock
+        """Under the lock: return (True, instance) for a cached key, else what building it needs.
 
-    def _next_seq(self) -> int:
-        self._last_seq = next(self._seq)
-        return self._last_seq
-
-    def _deadlock_chain(self, me: int, key: _Key) -> list[_Key] | None:
-        """Return the cycle that waiting for `key` would close, or `None` if waiting is safe.
-
-        Follows "thread builds key, waits for key owned by thread ..." until it
-        either ends or comes back to this thread, as importlib does for module locks.
+        That is (False, claim) once this thread owns the construction of `key`,
+        after waiting for another thread's construction of it if need be, or
+        (False, keys to suggest from) when nothing is registered under `key`.
         """
-        chain = list(self._stacks.get(me, ()))
-        for _ in range(len(self._owners) + 1):
-            owner = self._owners.get(key)
-            if owner is None:
-                return None
-            chain.append(key)
-            owner_stack = self._stacks.get(owner, [])
-            if key in owner_stack:
-                chain.extend(owner_stack[owner_stack.index(key) + 1 :])
-            waited = self._waiting.get(owner)
-            if waited is None:
-                return None
-            if self._owners.get(waited) == me:
-                chain.append(waited)
-                return chain[chain.index(waited) :]
-            key = waited
-        return None
+        stack = self._stacks.get(me)
+        if stack:
+            if any(frame.key == key for frame in stack):
+                chain = [frame.key for frame in stack]
+                raise CircularDependencyError([*chain[chain.index(key) :], key])
+            if len(stack) >= MAX_DEPTH:
+                raise too_deep(stack[0].key, len(stack) + 1)
+        while True:
+            entry = self._cache.entries.get(key)
+            if entry is not None:
+                self._hits += 1
+                entry.hits += 1
+                self._cache.touch(key, entry)
+                if stack:
+                    stack[-1].deps[key] = entry
+                return True, entry.instance
+            registration = self._registry.factories.get(key)
+            if registration is None:
+                return False, list(itertools.islice(self._registry.factories, _SUGGESTION_SCAN))
+            if key not in self._owners:
+                break
+            cycle = deadlock_chain(me, key, self._owners, self._stacks, self._waiting)
+            if cycle:
+                raise CircularDependencyError(cycle)
+            self._waiting[me] = key
+            try:
+                self._cond.wait()
+            finally:
+                del self._waiting[me]
+        self._misses += 1
+        self._owners[key] = me
+        if stack is None:
+            stack = []
+            self._stacks[me] = stack
+        frame = Frame(key)
+        stack.append(frame)
+        self._building += 1
+        self._hot = _NO_FAST_PATH
+        return False, _Claim(registration, stack, frame, self._generation, self._epoch)
+
+    def _finish(self, me: int, stack: list[Frame], key: Key) -> None:
+        """End the construction of `key` by this thread (the lock is held)."""
+        stack.pop()
+        if not stack:
+            del self._stacks[me]
+        del self._owners[key]
+        self._building -= 1
+        if self._waiting:
+            self._cond.notify_all()
+        if not self._building:
+            self._update_fast_path()
+
+    def _in_progress(self) -> set[Key]:
+        """Return the keys being built and those their factories have used: they must not be evicted."""
+        keys = set(self._owners)
+        for stack in self._stacks.values():
+            for frame in stack:
+                keys.update(frame.deps)
+        return keys
+
+    def _close_evicted(self, victims: list[Entry]) -> None:
+        for error in close_entries(victims):
+            warnings.warn(f"closing an evicted service failed: {error!r}", RuntimeWarning, stacklevel=4)
 
     # -- overrides ------------------------------------------------------------
 
     def override(self, key: type[T] | str, value: T) -> AbstractContextManager[T]:
         """Make `get(key)` return `value` inside a `with` block, for tests.
 
-        Cached services that depend on `key` are rebuilt inside the block, so
-        they see `value` too. On exit, also on an exception, the locator returns
-        to exactly its previous state: the same registrations and the same
-        cached objects. What was built inside the block is closed, except
-        `value` itself, which belongs to the caller. Blocks nest; exit them in
-        reverse order. While a block is open, services cached before it are
-        never evicted. The override starts at `__enter__`; a block that is
-        entered and never exited stays in force until `restore` discards it.
+        An override is process-wide: every thread sees `value` while the block
+        is open. Cached services built from `key` are rebuilt inside the block,
+        so they see `value` too. On exit, also on an exception, the block undoes
+        its own override and nothing else: `key` gets its previous registration
+        back (unless it was registered again inside the block), the services
+        built from `value` are closed (not `value` itself, which belongs to the
+        caller), and the services it set aside are cached again, the same
+        objects, if what they were built from is still cached. Registrations
+        made meanwhile, and services built from other keys, stay. Blocks nest;
+        exit them in reverse order. The override starts at `__enter__`; a block
+        that is entered and never exited stays in force until `restore` discards it.
 
         Args:
             key: The key to override.
@@ -419,7 +388,7 @@ class ServiceLocator:
         Raises:
             TypeError: The key is neither a type nor a string.
             RuntimeError: On exit, an outer block was exited while inner ones
-                were open; the outer block's previous state is restored all the same.
+                were open; the inner blocks are undone first, then this one.
             ExceptionGroup: On exit, closing services built inside the block failed.
 
         Examples:
@@ -434,120 +403,54 @@ class ServiceLocator:
             >>> locator.get("greeting")
             'hello from eu'
         """
-        _check_key(key)
-        return _OverrideBlock(self, key, value)
+        check_key(key)
+        return OverrideBlock(self, key, value)
 
-    def _enter_override(self, key: _Key, value: object) -> _SavedState:
-        with self._cond:
-            saved = _SavedState(self)
-            self._overrides.append(saved)
-            if len(self._overrides) == 1:
-                self._pin_seq = saved.seq
-            registration = _Registration(lambda: value, is_override=True)
-            self._factories[key] = registration
-            self._drop_with_dependents(key)
-            self._entries[key] = _Entry(value, self._next_seq(), registration)
-            self._fast[key] = value
-            return saved
+    def _enter_override(self, key: Key, value: object) -> OverrideState:
+        registration = Registration(lambda: value, is_override=True)
+        with self._lock:
+            previous = self._registry.factories.get(key)
+            self._registry.set(key, registration)
+            saved = self._cache.drop_with_dependents(key)
+            state = OverrideState(key, registration, previous, saved, self._generation)
+            self._cache.add(key, Entry(value, next(self._seq), registration))
+            self._overrides.append(state)
+            return state
 
-    def _leave_override(self, saved: _SavedState) -> list[Exception]:
-        with self._cond:
-            if saved not in self._overrides:
-                return []  # discarded by `restore` or by an outer block's exit
-            position = self._overrides.index(saved)
-            still_open = len(self._overrides) - position - 1
+    def _leave_override(self, state: OverrideState) -> tuple[list[Exception], int]:
+        """Undo `state` and the blocks opened after it; return the close failures and how many those were."""
+        to_close: list[Entry] = []
+        with self._lock:
+            if state not in self._overrides:
+                return [], 0  # discarded by `restore` or by an outer block's exit
+            position = self._overrides.index(state)
+            undone = self._overrides[position:]
             del self._overrides[position:]
-            built_inside = [e for e in self._entries.values() if e.seq > saved.seq and not e.is_override]
-            self._factories = saved.factories
-            if saved.generation == self._generation:
-                self._entries = saved.entries
-                self._fast = saved.fast
-                self._dependents = saved.dependents
-            self._pin_seq = self._overrides[0].seq if self._overrides else 0
-            self._update_fast_path()
-        errors = _close_entries(built_inside)
-        if still_open:
-            msg = (
-                f"override() blocks must be exited in the reverse order they were entered; {still_open} inner"
-                " block(s) were still open and have been discarded with this one"
-            )
-            raise RuntimeError(msg)
-        return errors
+            for block in reversed(undone):
+                to_close.extend(self._undo_override(block))
+        return close_entries(to_close), len(undone) - 1
 
-    # -- eviction, dropping and closing ---------------------------------------
+    def _undo_override(self, state: OverrideState) -> list[Entry]:
+        """Undo one override block (the lock is held); return the entries to close."""
+        to_close = [entry for _, entry in self._cache.drop_with_dependents(state.key)]
+        if self._registry.factories.get(state.key) is state.registration:
+            self._registry.set(state.key, state.previous)
+        if state.generation != self._generation:
+            return to_close  # the set-aside services are the parent's: never touched here
+        for key, entry in sorted(state.saved, key=lambda item: item[1].seq):
+            if (
+                self._registry.factories.get(key) is entry.registration
+                and key not in self._cache.entries
+                and self._cache.all_cached(entry.deps)
+            ):
+                self._cache.add(key, entry)
+            else:
+                to_close.append(entry)
+        if self._cache.over_bound():
+            to_close.extend(self._cache.evict(keep=None, protected=self._in_progress()))
+        return to_close
 
-    def _drop_with_dependents(self, key: _Key) -> list[tuple[_Key, _Entry]]:
-        """Forget `key` and every cached service built from it; return them, dependents first."""
-        dropped: list[tuple[_Key, _Entry]] = []
-        pending = [key]
-        seen: set[_Key] = set()
-        while pending:
-            current = pending.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            entry = self._entries.pop(current, None)
-            self._fast.pop(current, None)
-            if entry is not None:
-                dropped.append((current, entry))
-            pending.extend(self._dependents.get(current, ()))
-        dropped.sort(key=lambda item: item[1].seq, reverse=True)
-        return dropped
-
-    def _cached_closure(self, key: _Key) -> set[_Key]:
-        """Return `key` and the cached services built from it, directly or not."""
-        closure: set[_Key] = set()
-        pending = [key]
-        while pending:
-            current = pending.pop()
-            if current in closure or current not in self._entries:
-                continue
-            closure.add(current)
-            pending.extend(self._dependents.get(current, ()))
-        return closure
-
-    def _evictable(self, key: _Key, keep: _Key) -> bool:
-        for member in self._cached_closure(key):
-            entry = self._entries[member]
-            if member == keep or entry.is_override or entry.seq <= self._pin_seq:
-                return False
-        return True
-
-    def _evict_over_bound(self, keep: _Key) -> list[tuple[_Key, _Entry]]:
-        """Evict least recently used services until the bound holds; return them."""
-        victims: list[tuple[_Key, _Entry]] = []
-        while self._max_cached is not None and len(self._entries) > self._max_cached:
-            # Recency is tracked without touching the fast path (the CLOCK
-            # algorithm): presence in `_fast` is a "used since the last sweep"
-            # bit. A swept entry loses it, and its next lookup takes the slow
-            # path, which sets it again and moves the entry to the young end.
-            candidate = None
-            for key in list(self._entries):
-                if not self._evictable(key, keep):
-                    continue
-                if not self._count_hits and key in self._fast:
-                    del self._fast[key]
-                    self._entries.move_to_end(key)
-                    continue
-                candidate = key
-                break
-            if candidate is None:  # every bit was set and is now clear: take the oldest
-                candidate = next((k for k in self._entries if self._evictable(k, keep)), None)
-            if candidate is None:
-                break
-            for dropped_key, dropped in self._drop_with_dependents(candidate):
-                victims.append((dropped_key, dropped))
-                self._evictions += 1
-                name = key_name(dropped_key)
-                if name in self._evicted or len(self._evicted) < _MAX_EVICTED_NAMES:
-                    self._evicted[name] += 1
-                else:
-                    self._evicted_unnamed += 1
-        return victims
-
-    def _close_evicted(self, victims: list[tuple[_Key, _Entry]]) -> None:
-        for error in _close_entries([entry for _, entry in victims]):
-            warnings.warn(f"closing an evicted service failed: {error!r}", RuntimeWarning, stacklevel=3)
+    # -- closing, checkpoints -------------------------------------------------
 
     def close(self) -> None:
         """Close this process's cached services and empty the cache.
@@ -555,27 +458,30 @@ class ServiceLocator:
         Services are closed in reverse order of creation: a generator factory is
         resumed to run its clean-up, any other service with a `close()` method
         has it called. Every one is attempted; failures are raised together.
-        Registrations stay, so the locator can be used again.
+        Registrations stay, so the locator can be used again. A service whose
+        construction was under way during the call is not cached.
 
         Raises:
             ExceptionGroup: One or more services failed to close.
             RuntimeError: An `override` block is still open.
         """
-        with self._cond:
+        with self._lock:
             if self._overrides:
                 msg = "close() called inside an override() block; leave the block first"
                 raise RuntimeError(msg)
-            entries = list(self._entries.values())
-            self._entries.clear()
-            self._fast.clear()
-            self._dependents.clear()
-        errors = _close_entries(entries)
+            entries = self._cache.clear()
+            self._epoch += 1
+        errors = close_entries(entries)
         if errors:
             msg = f"{len(errors)} of {len(entries)} services failed to close"
             raise ExceptionGroup(msg, errors)
 
     def checkpoint(self) -> Checkpoint:
         """Remember the current registrations, to return to them with `restore`.
+
+        Taking one costs the same however many services are registered; while
+        checkpoints are alive, each registration change is noted, so that
+        `restore` costs in proportion to what changed since.
 
         Examples:
             >>> locator = ServiceLocator()
@@ -587,8 +493,8 @@ class ServiceLocator:
             >>> locator.get("region"), "extra" in locator.registered()
             ('eu', False)
         """
-        with self._cond:
-            return Checkpoint._take(dict(self._factories), self._generation)  # noqa: SLF001 - its own factory
+        with self._lock:
+            return self._registry.checkpoint()
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Return to a checkpoint's registrations and close what was cached since.
@@ -596,57 +502,64 @@ class ServiceLocator:
         Open `override` blocks are discarded (their later exit does nothing).
         Cached services are closed and dropped, except those registered with
         `keep_between_tests=True` under an unchanged registration and built
-        only from services kept as well. This is the per-test reset the pytest
-        plugin runs between tests.
+        only from services kept as well. A service whose construction was
+        under way during the call is not cached. This is the per-test reset the
+        pytest plugin runs between tests.
 
         Args:
-            checkpoint: What `checkpoint` returned on this locator.
+            checkpoint: What `checkpoint` returned on this locator (one taken
+                on another locator stands for that locator's registrations).
 
         Raises:
             ExceptionGroup: Closing one or more dropped services failed; the
                 registrations are restored all the same.
         """
-        with self._cond:
+        with self._lock:
+            self._registry.rollback(checkpoint)
+            dropped: list[Entry] = []
+            for state in self._overrides:
+                if state.generation == self._generation:
+                    dropped.extend(entry for _, entry in state.saved)
             self._overrides.clear()
-            self._pin_seq = 0
-            self._factories = dict(checkpoint._factories)  # noqa: SLF001 - the class's own opaque state
-            dropped: list[_Entry] = []
-            for key in list(self._entries):
-                entry = self._entries.get(key)
-                if entry is None:  # already dropped with a dependency
+            factories = self._registry.factories
+            for key, entry in list(self._cache.entries.items()):
+                if self._cache.entries.get(key) is not entry:  # already dropped with a dependency
                     continue
                 registration = entry.registration
-                if not registration.keep_between_tests or self._factories.get(key) is not registration:
-                    dropped.extend(e for _, e in self._drop_with_dependents(key))
-            self._update_fast_path()
-        errors = _close_entries(dropped)
+                if not registration.keep_between_tests or factories.get(key) is not registration:
+                    dropped.extend(e for _, e in self._cache.drop_with_dependents(key))
+            self._epoch += 1
+        errors = close_entries(dropped)
         if errors:
             msg = f"{len(errors)} services failed to close while restoring a checkpoint"
             raise ExceptionGroup(msg, errors)
 
-    def registered(self) -> frozenset[_Key]:
+    def registered(self) -> frozenset[Key]:
         """Return the keys that have a factory registered."""
-        with self._cond:
-            return frozenset(self._factories)
+        with self._lock:
+            return frozenset(self._registry.factories)
 
     def clear_cache(self) -> None:
         """Forget this process's cached services without closing them.
 
         Registrations stay; the next `get` of each key builds it again.
         """
-        with self._cond:
-            self._entries.clear()
-            self._fast.clear()
-            self._dependents.clear()
+        with self._lock:
+            self._cache.clear()
+            self._epoch += 1
 
     def clear_all_caches(self) -> None:
         """Forget every cached service: this process's, and those inherited across fork.
 
-        Inherited services are kept referenced, never closed, until this call, so
-        that a forked child never finalises an object its parent still uses.
+        Inherited services are kept alive, never closed, until this call, so
+        that a forked child never finalises an object its parent still uses,
+        however it exits. After it, Python may free them here, running their
+        `__del__` and a generator factory's clean-up in this process: call it
+        only in a child whose inherited objects are safe to finalise.
         """
-        with self._cond:
-            self._inherited.clear()
+        with self._lock:
+            inherited, self._inherited = self._inherited, []
+        release(inherited)  # outside the lock: their finalisers may run now
         self.clear_cache()
 
     # -- introspection --------------------------------------------------------
@@ -663,8 +576,9 @@ class ServiceLocator:
 
     @count_hits.setter
     def count_hits(self, value: bool) -> None:
-        with self._cond:
+        with self._lock:
             self._count_hits = bool(value)
+            self._cache.exact_lru = self._count_hits
             self._update_fast_path()
 
     def stats(self) -> LocatorStats:
@@ -681,7 +595,7 @@ class ServiceLocator:
             >>> locator.stats()
             {'hits': 1, 'misses': 1, 'constructions': 1, 'evictions': 0, 'cached': 1}
         """
-        with self._cond:
+        with self._lock:
             return self._stats_locked()
 
     def _stats_locked(self) -> LocatorStats:
@@ -689,8 +603,8 @@ class ServiceLocator:
             hits=self._hits if self._count_hits else None,
             misses=self._misses,
             constructions=self._constructions,
-            evictions=self._evictions,
-            cached=len(self._entries),
+            evictions=self._cache.evictions,
+            cached=len(self._cache.entries),
         )
 
     def snapshot(self) -> dict[str, Any]:
@@ -707,26 +621,17 @@ class ServiceLocator:
         Returns:
             A dict of JSON types only; `format` is its version number.
         """
-        with self._cond:
-            entries = list(self._entries.items())
+        with self._lock:
+            entries = list(self._cache.entries.items())
             stats = self._stats_locked()
-            evicted = dict(self._evicted)
-            evicted_unnamed = self._evicted_unnamed
-            inherited = sum(len(p) for p in self._inherited)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            wid = worker_id()
+            evicted = dict(self._cache.evicted)
+            evicted_unnamed = self._cache.evicted_unnamed
+            inherited = len(self._inherited)
         return {
-            "format": SNAPSHOT_FORMAT,
-            "worker_id": wid,
-            "pid": os.getpid(),
-            "host": host_name(),
-            "resource_namespace": resource_namespace(),
-            "testrun_uid": os.environ.get("PYTEST_XDIST_TESTRUNUID"),
-            "taken_at": time.time(),
+            **describe_process(),
             "max_cached": self._max_cached,
             "stats": dict(stats),
-            "services": [_describe(key, entry, counted=self._count_hits) for key, entry in entries],
+            "services": [describe_service(key, entry, counted=self._count_hits) for key, entry in entries],
             "evicted": evicted,
             "evicted_unnamed": evicted_unnamed,
             "inherited_dropped": inherited,
@@ -734,108 +639,6 @@ class ServiceLocator:
 
     def __repr__(self) -> str:
         return (
-            f"<ServiceLocator: {len(self._factories)} registered,"
-            f" {len(self._entries)} cached in pid {os.getpid()}>"
+            f"<ServiceLocator: {len(self._registry.factories)} registered,"
+            f" {len(self._cache.entries)} cached in pid {os.getpid()}>"
         )
-
-
-class _OverrideBlock(AbstractContextManager[T]):
-    """The context manager `ServiceLocator.override` returns; see there."""
-
-    def __init__(self, locator: ServiceLocator, key: _Key, value: T) -> None:
-        self._locator = locator
-        self._key = key
-        self._value = value
-        self._saved: _SavedState | None = None
-
-    def __enter__(self) -> T:
-        if self._saved is not None:
-            msg = f"override({key_name(self._key)!r}) is already open; call override() again to nest"
-            raise RuntimeError(msg)
-        self._saved = self._locator._enter_override(self._key, self._value)  # noqa: SLF001 - its own locator
-        return self._value
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: types.TracebackType | None,
-    ) -> None:
-        saved, self._saved = self._saved, None
-        if saved is None:
-            return
-        errors = self._locator._leave_override(saved)  # noqa: SLF001 - its own locator
-        name = key_name(self._key)
-        if exc is not None:
-            for error in errors:
-                exc.add_note(f"closing a service built inside override({name!r}) also failed: {error!r}")
-        elif errors:
-            msg = f"closing services built inside override({name!r}) failed"
-            raise ExceptionGroup(msg, errors)
-
-
-def _check_key(key: object) -> None:
-    if not isinstance(key, (type, str)):
-        msg = f"service keys are types or strings, got {type(key).__name__} {key!r}"
-        raise TypeError(msg)
-
-
-def _construct(key: _Key, registration: _Registration) -> tuple[Any, Generator[Any, None, None] | None]:
-    if not registration.is_generator:
-        return registration.factory(), None
-    generator = registration.factory()
-    try:
-        instance = next(generator)
-    except StopIteration:
-        msg = f"the generator factory for {key_name(key)!r} returned without yielding a service"
-        raise RuntimeError(msg) from None
-    return instance, generator
-
-
-def _close_entries(entries: list[_Entry]) -> list[Exception]:
-    """Close entries newest first; return what failed, each error naming its service."""
-    errors: list[Exception] = []
-    for entry in sorted(entries, key=lambda e: e.seq, reverse=True):
-        if entry.is_override:
-            continue
-        try:
-            _close_one(entry)
-        except Exception as exc:  # noqa: BLE001 - every service is attempted; failures are grouped
-            exc.add_note(f"while closing {type(entry.instance).__qualname__} built at seq {entry.seq}")
-            errors.append(exc)
-    return errors
-
-
-def _close_one(entry: _Entry) -> None:
-    if entry.finaliser is not None:
-        try:
-            next(entry.finaliser)
-        except StopIteration:
-            return
-        entry.finaliser.close()
-        msg = f"the generator factory of {type(entry.instance).__qualname__} yielded more than once"
-        raise RuntimeError(msg)
-    close = getattr(entry.instance, "close", None)
-    if callable(close):
-        close()
-
-
-def _describe(key: _Key, entry: _Entry, *, counted: bool) -> dict[str, Any]:
-    instance_type = type(entry.instance)
-    described: dict[str, Any] = {
-        "key": key_name(key),
-        "type": f"{instance_type.__module__}.{instance_type.__qualname__}",
-        "created_at": entry.created_at,
-        "owner_pid": entry.owner_pid,
-        "hits": entry.hits if counted else None,
-        "override": entry.is_override,
-        "resources": [],
-    }
-    held = getattr(entry.instance, "held_resources", None)
-    if callable(held):
-        try:
-            declared = cast("Iterable[object]", held())
-            described["resources"] = [str(r) for r in itertools.islice(declared, _MAX_RESOURCES_PER_SERVICE)]
-        except Exception as exc:  # noqa: BLE001 - a broken service must not break the snapshot
-            described["resources_error"] = f"{type(exc).__name__}: {exc}"
-    return described

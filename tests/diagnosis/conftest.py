@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.diagnosis.helpers import Database
 from worker_locator import ServiceLocator
 
 
@@ -21,13 +22,3 @@ def valid_snapshot() -> dict[str, Any]:
     locator.register("Database", Database)
     locator.get("Database")
     return locator.snapshot()
-
-
-class Database:
-    """A service that declares the sqlite file it holds."""
-
-    def __init__(self, path: str = "/srv/app.db") -> None:
-        self.path = path
-
-    def held_resources(self) -> list[str]:
-        return [f"sqlite:{self.path}"]

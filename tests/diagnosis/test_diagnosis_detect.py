@@ -3,49 +3,15 @@
 from __future__ import annotations
 
 import copy
-import ctypes
 import json
 import os
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from tests.diagnosis.helpers import Database, Plain, in_child, libc_fork
 from worker_locator import ServiceLocator
 from worker_locator.diagnosis import Conflict, ConflictKind, Holder, detect_conflicts
-
-
-class Database:
-    """A service that declares the sqlite file it holds."""
-
-    def __init__(self, path: str = "/srv/app.db") -> None:
-        self.path = path
-
-    def held_resources(self) -> list[str]:
-        return [f"sqlite:{self.path}"]
-
-
-def _in_child(take: Callable[[], dict[str, Any]], fork: Callable[[], int] = os.fork) -> dict[str, Any]:
-    """Return the snapshot `take` returns in a child process made by `fork`."""
-    read_end, write_end = os.pipe()
-    pid = fork()
-    if pid == 0:  # pragma: no cover - the child process
-        status = 0
-        try:
-            os.close(read_end)
-            os.write(write_end, json.dumps(take()).encode())
-        except BaseException:  # noqa: BLE001 - the child must always leave through os._exit
-            status = 1
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    chunks = []
-    while chunk := os.read(read_end, 65536):
-        chunks.append(chunk)
-    os.close(read_end)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    return json.loads(b"".join(chunks))  # type: ignore[no-any-return]
 
 
 def _holding(path: str) -> dict[str, Any]:
@@ -75,8 +41,8 @@ def test_a_clean_snapshot_has_no_conflicts(valid_snapshot: dict[str, Any]) -> No
 
 def test_two_processes_holding_one_sqlite_file_conflict() -> None:
     here = _holding("/srv/app.db")
-    there = _in_child(lambda: _holding("/srv/app.db"))
-    elsewhere = _in_child(lambda: _holding("/srv/other.db"))
+    there = in_child(lambda: _holding("/srv/app.db"))
+    elsewhere = in_child(lambda: _holding("/srv/other.db"))
     assert here["pid"] != there["pid"]
     (conflict,) = detect_conflicts([here, there, elsewhere])
     assert conflict.kind is ConflictKind.SHARED_RESOURCE
@@ -108,27 +74,18 @@ def test_runs_and_workers_are_told_apart() -> None:
     assert "(runs)" in conflict.detail
 
 
-def _libc_fork() -> int:
-    # A fork made in C skips Python's at-fork hooks, so the child keeps the parent's instances.
-    return int(ctypes.CDLL(None).fork())
-
-
 def test_an_instance_inherited_by_a_fork_without_hooks_is_foreign() -> None:
     locator = ServiceLocator()
     locator.register("Database", Database)
     locator.get("Database")
     parent = os.getpid()
-    child = _in_child(locator.snapshot, fork=_libc_fork)
+    child = in_child(locator.snapshot, fork=libc_fork)
     (conflict,) = detect_conflicts([child])
     assert conflict.kind is ConflictKind.FOREIGN_INSTANCE
     assert conflict.subject == "Database"
     assert conflict.detail == f"built by pid {parent}, cached in pid {child['pid']}"
     # os.fork runs the hooks: the child drops what it inherited and has nothing foreign.
-    assert detect_conflicts([_in_child(locator.snapshot)]) == []
-
-
-class Plain:
-    pass
+    assert detect_conflicts([in_child(locator.snapshot)]) == []
 
 
 def test_evicting_a_service_that_holds_resources_is_reported() -> None:

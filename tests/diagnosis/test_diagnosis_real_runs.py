@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -74,11 +75,20 @@ def test_two_workers_on_one_sqlite_file_are_a_conflict(
     assert code == 1
     lines = table.splitlines()
     assert lines[0] == "2 snapshots from 2 processes (1 run, 1 host): 1 conflict"
-    assert lines[2].split() == ["KIND", "SUBJECT", "PROCESSES", "DETAIL"]
-    assert lines[3].startswith(f"shared-resource  {database}  gw0 (pid ")
-    assert ", gw1 (pid " in lines[3]
-    assert lines[3].endswith("2 processes (workers of one run) held it on host " + _host(suite))
-    assert lines[5].startswith("shared-resource: name files, databases and directories per worker and run")
+    assert lines[2].split() == ["KIND", "SUBJECT", "PROCESSES"]
+    kind, subject, first = re.split(r"  +", lines[3])
+    assert (kind, first) == ("shared-resource", f"gw0 (pid {_pid(suite, 'gw0')})")
+    # A long path keeps its start and its end in the table; --json keeps it whole.
+    head, cut, tail = subject.partition("…")
+    shown = (database[: len(head)], database[len(database) - len(tail) :]) if cut else (database, "")
+    assert (head, tail) == shown
+    assert subject.endswith("/app.db")
+    assert lines[4].strip() == f"gw1 (pid {_pid(suite, 'gw1')})"
+    assert lines[4].index("gw1") == lines[3].index("gw0")
+    assert lines[5].strip() == "2 processes (workers of one run) held it on host " + _host(suite)
+    assert lines[7] == "What usually fixes them:"
+    assert lines[8].startswith("shared-resource: name files, databases and directories per worker and run")
+    assert max(len(line) for line in lines) <= 80
 
     code, output = _diagnose(capsys, snapshots, "--json")
     assert code == 1
@@ -119,8 +129,58 @@ def test_two_runs_on_one_file_are_a_conflict_between_runs(
     assert all(holder["worker_id"].startswith("pid-") for holder in conflict["holders"])
 
 
+CROWDED_TESTS = """
+    import pytest
+    from worker_locator import get_locator
+    from conftest import Database
+
+    @pytest.mark.parametrize("n", range(4))
+    def test_uses_more_services_than_the_cache_holds(n):
+        locator = get_locator()
+        for key in range(60):
+            locator.register(f"plain-{key}", object)
+        locator.get(Database)
+        for key in range(60):
+            locator.get(f"plain-{key}")
+        locator.get(Database)
+"""
+
+
+def test_two_workers_that_outgrow_their_caches(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NAMESPACED", "1")
+    suite.makepyfile(test_suite=CROWDED_TESTS)
+    result = suite.runpytest_subprocess("-n", "2", "-p", "no:randomly", "--locator-snapshot", "snapshots")
+    result.assert_outcomes(passed=4)
+    code, output = _diagnose(capsys, str(suite.path / "snapshots"), "--json")
+    assert code == 1
+    found = [
+        (c["kind"], c["subject"], [h["worker_id"] for h in c["holders"]])
+        for c in json.loads(output)["conflicts"]
+        if not c["subject"].startswith("plain-")  # evicted in several tests: also reported, per worker
+    ]
+    assert found == [
+        ("singleton-evicted", "Database", ["gw0"]),
+        ("singleton-evicted", "Database", ["gw1"]),
+        ("cache-at-bound", "max_cached=50", ["gw0"]),
+        ("cache-at-bound", "max_cached=50", ["gw1"]),
+    ]
+    code, table = _diagnose(capsys, str(suite.path / "snapshots"))
+    assert code == 1
+    assert table.splitlines()[0].startswith("2 snapshots from 2 processes (1 run, 1 host): ")
+
+
 def _host(pytester: pytest.Pytester) -> str:
     (snapshot,) = [
         json.loads(p.read_text(encoding="utf-8")) for p in (pytester.path / "snapshots").glob("*.json")
     ][:1]
     return str(snapshot["host"])
+
+
+def _pid(pytester: pytest.Pytester, worker: str) -> int:
+    for path in (pytester.path / "snapshots").glob("*.json"):
+        snapshot = json.loads(path.read_text(encoding="utf-8"))
+        if snapshot["worker_id"] == worker:
+            return int(snapshot["pid"])
+    raise AssertionError(worker)

@@ -227,3 +227,61 @@ def test_the_command_line_never_shows_a_traceback(tmp_path: Path, command: list[
     assert str(tmp_path / "locator-x.json") in done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_symbolic_link_loops_in_a_directory(
+    tmp_path: Path, valid_snapshot: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "locator-good.json").write_text(json.dumps(valid_snapshot), encoding="utf-8")
+    (tmp_path / "locator-a.json").symlink_to("locator-b.json")
+    (tmp_path / "locator-b.json").symlink_to("locator-a.json")
+    (tmp_path / "locator-self.json").symlink_to("locator-self.json")
+    code, errors, out = _run([str(tmp_path)], capsys)
+    assert (code, out) == (2, "")
+    assert errors == [
+        f"worker-locator-diagnose: {tmp_path / name}: a symbolic link loop (following its links leads back"
+        " to one of them, or goes on for too many links); fix or remove the link"
+        for name in ("locator-a.json", "locator-b.json", "locator-self.json")
+    ]
+
+
+@pytest.mark.parametrize("given", ["loop", "loop/locator-x.json", "loop/"])
+def test_a_symbolic_link_loop_as_an_argument(
+    given: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "loop").symlink_to("loop")
+    code, errors, out = _run([str(tmp_path / given)], capsys)
+    assert (code, out) == (2, "")
+    (line,) = errors
+    assert line.startswith(f"worker-locator-diagnose: {tmp_path / given.rstrip('/')}: a symbolic link loop")
+
+
+def test_a_broken_symbolic_link(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "locator-gone.json").symlink_to(tmp_path / "deleted.json")
+    (tmp_path / "dangling").symlink_to(tmp_path / "deleted")
+    code, errors, _ = _run([str(tmp_path), str(tmp_path / "dangling")], capsys)
+    assert code == 2
+    problem = "a broken symbolic link: what it points to does not exist"
+    assert errors == [
+        f"worker-locator-diagnose: {tmp_path / name}: {problem}" for name in ("locator-gone.json", "dangling")
+    ]
+
+
+def test_a_snapshot_reached_through_a_link_is_read_once(
+    tmp_path: Path, valid_snapshot: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "locator-real.json").write_text(json.dumps(valid_snapshot), encoding="utf-8")
+    (tmp_path / "locator-link.json").symlink_to("locator-real.json")
+    assert main([str(tmp_path), str(tmp_path / "locator-link.json")]) == 0
+    assert capsys.readouterr().out.startswith("1 snapshot from 1 process")
+
+
+def test_a_fifo_named_like_a_snapshot_is_refused_without_waiting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.mkfifo(tmp_path / "locator-fifo.json")
+    code, errors, _ = _run([str(tmp_path / "locator-fifo.json")], capsys)
+    assert (code, errors) == (
+        2,
+        [f"worker-locator-diagnose: {tmp_path / 'locator-fifo.json'}: not a regular file"],
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import worker_locator
+import worker_locator.diagnosis
 
 _ENTRY = re.compile(
     r"(?P<name>\S+)\s+(?P<role>\S+:\S+)\s+(?P<priority>-?\d+)\s+(?P<uri>\S+)\s+(?P<display>.*)"
@@ -65,3 +66,9 @@ def test_the_reference_documents_nothing_but_the_public_names(inventory: dict[st
 def test_the_public_submodules_have_reference_pages(inventory: dict[str, str]) -> None:
     for module in ("worker_locator.pytest_plugin", "worker_locator.diagnosis"):
         assert inventory.get(module) == "py:module"
+
+
+def test_the_diagnosis_reference_documents_its_public_names_and_no_others(inventory: dict[str, str]) -> None:
+    prefix = "worker_locator.diagnosis."
+    documented = {name.removeprefix(prefix) for name in inventory if name.startswith(prefix)}
+    assert {name for name in documented if "." not in name} == set(worker_locator.diagnosis.__all__)

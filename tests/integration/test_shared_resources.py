@@ -8,6 +8,7 @@ matter: a per-worker cache still opens the one file and the one port.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -41,10 +42,10 @@ def _opened(result: RunResult, workers: int) -> list[dict[str, object]]:
     return opened
 
 
-def diagnose(snapshots: Path) -> subprocess.CompletedProcess[str]:
+def diagnose(snapshots: Path, *options: str) -> subprocess.CompletedProcess[str]:
     """Run `python -m worker_locator.diagnosis` on a folder of snapshots."""
     return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "worker_locator.diagnosis", str(snapshots)],
+        [sys.executable, "-m", "worker_locator.diagnosis", str(snapshots), *options],
         capture_output=True,
         text=True,
         timeout=120,
@@ -92,7 +93,9 @@ def test_a_per_worker_cache_does_not_make_a_fixed_name_per_worker(
     report = diagnose(snapshots)
     assert report.returncode == 1, report.stdout + report.stderr
     assert "shared-resource" in report.stdout
-    assert f"sqlite:{suite.shared / 'app.db'}" in report.stdout
+    # The table shortens long paths in the middle; --json gives every subject whole.
+    (conflict,) = json.loads(diagnose(snapshots, "--json").stdout)["conflicts"]
+    assert (conflict["kind"], conflict["subject"]) == ("shared-resource", f"sqlite:{suite.shared / 'app.db'}")
 
 
 @pytest.mark.parametrize(

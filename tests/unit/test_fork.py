@@ -286,3 +286,25 @@ def test_a_forked_child_never_finalises_a_proxy_target_it_inherited(in_forked_ch
     proxies.clear()
     gc.collect()
     assert finalised == [os.getpid()]
+
+
+def test_a_forked_child_renews_its_process_token_so_a_recycled_pid_still_gets_its_own_names(
+    monkeypatch: pytest.MonkeyPatch, in_forked_child: ChildRunner
+) -> None:
+    """What the fork counter is for: outside xdist, the random per-process token is renewed in a child.
+
+    The pid alone cannot keep two processes of one run apart once the
+    operating system recycles it; the child below takes its parent's pid, as a
+    later process may, and still gets a name of its own.
+    """
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_TESTRUNUID", raising=False)
+    parent_pid, parent_name = os.getpid(), resource_namespace()
+
+    def child() -> list[str]:
+        monkeypatch.setattr(os, "getpid", lambda: parent_pid)  # the child's own copy of os
+        return [resource_namespace(), resource_namespace()]
+
+    first, again = in_forked_child(child)
+    assert first == again, "stable within the child"
+    assert first != parent_name

@@ -5,11 +5,14 @@ from __future__ import annotations
 import copy
 import pickle
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from worker_locator import LazyProxy
+
+THREADS = 32
 
 
 class Target:
@@ -75,22 +78,58 @@ def test_repr_never_creates() -> None:
     assert repr(proxy).startswith("<LazyProxy of <tests.unit.test_lazy_proxy.Target object")
 
 
+class _CountingLock:
+    """A lock that knows how many threads are waiting to take it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._guard = threading.Lock()
+        self.waiting = 0
+
+    def __enter__(self) -> None:
+        with self._guard:
+            self.waiting += 1
+        self._lock.acquire()
+        with self._guard:
+            self.waiting -= 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
 def test_32_threads_create_it_once() -> None:
-    proxy, built = _counting()
-    barrier = threading.Barrier(32)
+    """A real race: the first build lasts until every other thread is inside the proxy.
+
+    The factory returns only once the 31 other threads are all either waiting
+    for the proxy's lock or building too. An unlocked proxy, or one that does
+    not check again once it holds the lock, then builds 32 times, every time.
+    """
+    builders: list[int] = []
+    lock = _CountingLock()
+
+    def factory() -> Target:
+        builders.append(threading.get_ident())
+        deadline = time.monotonic() + 60  # reached only by a broken proxy that deadlocks
+        while lock.waiting < THREADS - len(builders) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return Target()
+
+    proxy = LazyProxy(factory)
+    object.__setattr__(proxy, "_lazy_lock", lock)
+    barrier = threading.Barrier(THREADS)
     seen: list[int] = []
 
     def use() -> None:
         barrier.wait()
         seen.append(proxy.value)
 
-    threads = [threading.Thread(target=use) for _ in range(32)]
+    threads = [threading.Thread(target=use) for _ in range(THREADS)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(30)
-    assert seen == [1] * 32
-    assert len(built) == 1
+        thread.join(120)
+    assert seen == [1] * THREADS
+    assert len(builders) == 1
 
 
 def test_a_failed_creation_is_not_cached() -> None:

@@ -204,15 +204,28 @@ def test_a_generator_factory_that_yields_nothing_is_an_error(locator: ServiceLoc
 
 
 def test_a_generator_factory_that_yields_twice_fails_at_close(locator: ServiceLocator) -> None:
+    events: list[str] = []
+
     def twice() -> Iterator[Database]:
-        yield Database()
-        yield Database()
+        try:
+            yield Database()
+            events.append("resumed")
+            yield Database()
+            events.append("resumed again")  # pragma: no cover - must never run
+        finally:
+            events.append("finally")
 
     locator.register(Database, twice)
     locator.get(Database)
-    with pytest.raises(ExceptionGroup) as caught:
+    with pytest.raises(ExceptionGroup, match="1 of 1 services failed to close") as caught:
         locator.close()
-    assert caught.group_contains(RuntimeError, match="yielded more than once")
+    assert caught.group_contains(
+        RuntimeError, match="the generator factory of Database yielded more than once"
+    )
+    assert events == ["resumed", "finally"], "the generator is closed, not left suspended"
+    assert locator.stats()["cached"] == 0
+    locator.close()  # closed once: a second close has nothing left to close
+    assert events == ["resumed", "finally"]
 
 
 def test_registered_lists_the_keys(locator: ServiceLocator) -> None:

@@ -49,7 +49,8 @@ def test_a_dependency_that_was_already_cached_when_the_dependent_was_built_is_tr
     locator: ServiceLocator,
 ) -> None:
     locator.register("region", lambda: "eu")
-    locator.get("region")  # cached first: the dependent's lookup of it is a cache hit
+    locator.get("region")  # cached first: the dependent's lookup of it is a cache hit...
+    locator.get("region")  # ...on the lock-free fast path, which a running factory must not use
     locator.register("greeting", lambda: f"hello from {locator.get('region')}")
     locator.get("greeting")
     with locator.override("region", "us"):
@@ -113,35 +114,101 @@ def test_an_unregistered_key_can_be_overridden_and_is_unknown_again_after(locato
         locator.get("feature_flag")
 
 
-def test_registrations_made_inside_the_block_are_undone(wired: ServiceLocator) -> None:
+def test_registrations_made_inside_the_block_stay(wired: ServiceLocator) -> None:
     with wired.override("region", "us"):
         wired.register("extra", lambda: "extra")
         wired.register("unrelated", lambda: Resource("replaced inside"))
-    assert "extra" not in wired.registered()
-    assert wired.get("unrelated").name == "unrelated"
+    assert wired.get("extra") == "extra"
+    assert wired.get("unrelated").name == "replaced inside"
+    assert wired.get("region") == "eu"
 
 
-def test_services_first_built_inside_the_block_are_not_left_behind(wired: ServiceLocator) -> None:
+def test_leaving_a_block_undoes_only_its_override_not_what_other_threads_did_meanwhile(
+    wired: ServiceLocator,
+) -> None:
+    other = threading.Thread(
+        target=lambda: (
+            wired.register("job", lambda: Resource("job")),
+            wired.register("queue", lambda: Resource(f"queue for {wired.get('job').name}")),
+            wired.get("queue"),
+        )
+    )
+    with wired.override("region", "us"):
+        greeting_inside = wired.get("greeting")
+        other.start()
+        other.join(60)
+    queue = wired.get("queue")
+    assert queue.name == "queue for job", "the other thread's registrations survive the exit"
+    assert not queue.closed, "and what it built from other keys is neither closed nor dropped"
+    assert wired.get("job") is wired.get("job")
+    assert greeting_inside.closed, "what was built from the overridden key is closed"
+    assert wired.get("greeting").name == "hello from eu"
+
+
+def test_services_built_inside_the_block_from_other_keys_stay_cached(wired: ServiceLocator) -> None:
     wired.register("late", lambda: Resource("late"))
     with wired.override("region", "us"):
         late = wired.get("late")
-    assert late.closed
-    assert wired.get("late") is not late
+    assert not late.closed
+    assert wired.get("late") is late
 
 
-def test_services_cached_before_the_block_are_never_evicted_inside_it() -> None:
+def test_a_key_registered_again_inside_the_block_keeps_the_new_registration(wired: ServiceLocator) -> None:
+    with wired.override("region", "us"):
+        wired.register("region", lambda: "jp")
+    assert wired.get("region") == "jp"
+    assert wired.get("greeting").name == "hello from jp"
+
+
+class _Counted(Resource):
+    """A resource that counts its closes and refuses to be used once closed."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.closes = 0
+
+    def close(self) -> None:
+        self.closes += 1
+        super().close()
+
+
+def test_nested_blocks_under_eviction_never_hand_out_a_closed_service_nor_close_one_twice() -> None:
+    locator = ServiceLocator(max_cached=3)
+    built: list[_Counted] = []
+
+    def build(name: str) -> _Counted:
+        built.append(_Counted(name))
+        return built[-1]
+
+    for name in "abcde":
+        locator.register(name, functools.partial(build, name))
+    with locator.override("x", "outer"):
+        a = locator.get("a")
+        with locator.override("y", "inner"):
+            for name in "bcde":  # evicts a, built inside the outer block only
+                locator.get(name)
+        assert a.closed
+        assert locator.get("a") is not a, "a closed service is never handed out again"
+        assert not locator.get("a").closed
+    assert all(service.closes <= 1 for service in built), [(s.name, s.closes) for s in built]
+    locator.close()
+    assert all(service.closes == 1 for service in built)
+
+
+def test_a_service_set_aside_whose_dependency_was_evicted_meanwhile_is_not_handed_out() -> None:
     locator = ServiceLocator(max_cached=2)
-    for name in "ab":
-        locator.register(name, functools.partial(Resource, name))
-    a, b = locator.get("a"), locator.get("b")
-    with locator.override("x", "value"):
-        for name in "cdef":
-            locator.register(name, functools.partial(Resource, name))
-            locator.get(name)
-    assert locator.get("a") is a
-    assert locator.get("b") is b
-    assert not a.closed
-    assert not b.closed
+    locator.register("region", lambda: "eu")
+    locator.register("template", lambda: Resource("template"))
+    locator.register("page", lambda: Resource(f"{locator.get('template').name} in {locator.get('region')}"))
+    locator.register("other", lambda: Resource("other"))
+    page = locator.get("page")
+    with locator.override("region", "us"):
+        locator.get("other")  # evicts template, which page was built from
+        locator.get("other")
+    assert page.closed, "it was built from a service that is closed now"
+    rebuilt = locator.get("page")
+    assert rebuilt is not page
+    assert not locator.get("template").closed
 
 
 def test_other_threads_see_the_override(wired: ServiceLocator) -> None:
@@ -164,7 +231,7 @@ def test_failures_closing_inside_built_services_are_grouped_on_a_clean_exit(loca
             msg = "cannot close"
             raise OSError(msg)
 
-    locator.register("broken", Broken)
+    locator.register("broken", lambda: (locator.get("x"), Broken())[1])
     with pytest.raises(ExceptionGroup) as caught, locator.override("x", 1):
         locator.get("broken")
     assert caught.group_contains(OSError, match="cannot close")
@@ -178,7 +245,7 @@ def test_failures_closing_inside_built_services_become_notes_when_the_block_rais
             msg = "cannot close"
             raise OSError(msg)
 
-    locator.register("broken", Broken)
+    locator.register("broken", lambda: (locator.get("x"), Broken())[1])
 
     def body() -> None:
         with locator.override("x", 1):

@@ -1,0 +1,42 @@
+"""Text from untrusted snapshots made safe to print: one line, and bounded in length."""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["ELLIPSIS", "elide", "one_line", "shown"]
+
+ELLIPSIS: Final = "…"
+
+_MESSAGE_WIDTH: Final = 200
+"""How much of an untrusted value an error message quotes."""
+
+
+def one_line(text: str) -> str:
+    """Escape what would break a one-line message: newlines, control and format characters."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def elide(text: str, width: int) -> str:
+    """Return `text` made printable and, if longer than `width`, with its middle replaced by `…`.
+
+    The start and the end are kept, since both usually matter: a path's root
+    and its file name, a key's module and its class.
+    """
+    if len(text) > 4 * width:  # escaping can at most quadruple a character; skip the middle first
+        text = text[: 2 * width] + ELLIPSIS + text[-2 * width :]
+    text = one_line(text)
+    if len(text) <= width:
+        return text
+    tail = (width - 1) // 2
+    head = width - 1 - tail
+    return text[:head] + ELLIPSIS + (text[-tail:] if tail else "")
+
+
+def shown(value: object, width: int = _MESSAGE_WIDTH) -> str:
+    """Quote an untrusted value in an error message: its `repr`, elided to `width` characters."""
+    if isinstance(value, str) and len(value) > 4 * width:
+        value = value[: 2 * width] + value[-2 * width :]  # repr() of a 10 MB string costs 10 MB more
+    return elide(repr(value), width)
