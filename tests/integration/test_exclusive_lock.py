@@ -18,6 +18,7 @@ from typing import Any
 
 from tests.integration.conftest import SuiteFactory
 from tests.integration.harness import RunResult, Suite, free_port
+from tests.integration.test_shared_resources import diagnose
 
 PORT_FUNCTION = "test_lock.py::test_needs_the_fixed_port"
 PORT_TESTS = [f"{PORT_FUNCTION}[{n}]" for n in range(4)]
@@ -93,6 +94,22 @@ def test_with_the_lock_the_workers_take_turns(make_suite: SuiteFactory, tmp_path
     waiters = [entry for _, entry in locks if entry["waited_for"]]
     assert waiters, locks  # the tests met at a barrier first: someone found the port's lock taken
     assert all(entry["wait_seconds"] > 0 for entry in waiters)
+    # The diagnosis shows the same: every test's hold, and whom the waiting tests waited for.
+    diagnosis = diagnose(snapshots)
+    assert diagnosis.returncode == 0, diagnosis.stdout + diagnosis.stderr
+    section = diagnosis.stdout.split("Locks taken with exclusive():\n", 1)[1].splitlines()
+    assert re.fullmatch(
+        rf"  fixed-port \(run\): 4 holds, longest \d+\.\d\ds;"
+        rf" {len(waiters)} waited, longest \d+\.\d\ds",
+        section[0],
+    ), diagnosis.stdout
+    rows = [row for row in section[1:] if not row.startswith("      for ")]
+    for row, nodeid in zip(rows, PORT_TESTS, strict=True):
+        assert row.startswith(f"    {nodeid} on {result.worker_of(nodeid)}: held "), diagnosis.stdout
+    for entry in waiters:
+        start = section.index(next(r for r in rows if r.startswith(f"    {entry['test']} on")))
+        shown = [f"      for {h['test']} on {h['worker']}" for h in entry["waited_for"]]
+        assert section[start + 1 : start + 1 + len(shown)] == shown, diagnosis.stdout
 
 
 def test_without_xdist_the_same_suite_passes_with_no_lock_file(make_suite: SuiteFactory) -> None:
