@@ -40,12 +40,13 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal, NoReturn, Protocol
-
-from filelock import Timeout, UnixFileLock
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, Protocol
 
 from ._fork import fork_generation, watch_forks
 from ._identity import worker_id
+
+if TYPE_CHECKING:
+    from filelock import UnixFileLock
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -325,6 +326,10 @@ def _acquire(slot: _Slot, request: _Request) -> None:
 
 def _acquire_file(slot: _Slot, path: Path, request: _Request) -> dict[str, Any] | None:
     """Take the file lock; return the holder found in the way, if there was one."""
+    # Imported here: importing filelock costs tens of milliseconds, which a session without a
+    # cross-process lock (every session of a suite that does not use exclusive()) never pays.
+    from filelock import Timeout, UnixFileLock  # noqa: PLC0415
+
     if slot.file is None:
         slot.file = UnixFileLock(path, mode=0o600, thread_local=False, fallback_to_soft=False)
     in_the_way = None
