@@ -5,6 +5,7 @@ Everything public is importable from here; the underscore modules are private.
 
 from ._default import get_locator, reset_locator
 from ._errors import CircularDependencyError, ServiceNotRegisteredError
+from ._exclusive import ResourceBusyError, exclusive
 from ._identity import resource_namespace, worker_id
 from ._lazy import LazyProxy
 from ._locator import Checkpoint, LocatorStats, ServiceLocator
@@ -15,9 +16,11 @@ __all__ = [
     "CircularDependencyError",
     "LazyProxy",
     "LocatorStats",
+    "ResourceBusyError",
     "ResourceHolder",
     "ServiceLocator",
     "ServiceNotRegisteredError",
+    "exclusive",
     "get_locator",
     "reset_locator",
     "resource_namespace",

@@ -54,8 +54,10 @@ not run (the namespace they needed is gone), and under the scope modes xdist
 queues the document again as a whole, as it queues any work unit. `--dist
 each` and schedulers of other plugins are left alone.
 
-**Fixtures.** `service_locator` is the locator a test should use, and
-`override_service(key, value)` overrides a service until the test ends.
+**Fixtures.** `service_locator` is the locator a test should use,
+`override_service(key, value)` overrides a service until the test ends, and
+`exclusive_resource(name)` holds a `worker_locator.exclusive` lock until the
+test ends.
 
 **Report.** A run that never touches the default locator prints nothing
 from the plugin, at any verbosity and with `--co`, so suites that assert
@@ -84,10 +86,16 @@ import pytest
 from ._plugin.documents import keep_sybil_documents_together
 
 # pytest finds a plugin's fixtures among its module's attributes: each one is imported here.
-from ._plugin.fixtures import OverrideService, override_service, service_locator  # noqa: F401
+from ._plugin.fixtures import (  # noqa: F401
+    ExclusiveResource,
+    OverrideService,
+    exclusive_resource,
+    override_service,
+    service_locator,
+)
 from ._plugin.options import ISOLATION_SCOPES, add_options, configure
 
-__all__ = ["ISOLATION_SCOPES", "OverrideService", "keep_sybil_documents_together"]
+__all__ = ["ISOLATION_SCOPES", "ExclusiveResource", "OverrideService", "keep_sybil_documents_together"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Final, cast
 
 from worker_locator import ServiceLocator, get_locator
 
+from .locks import check_locks
 from .text import elide
 from .validation import InvalidSnapshotError, NewerFormatError, check_snapshot
 
@@ -112,6 +113,7 @@ def write_snapshot(directory: str | os.PathLike[str], snapshot: Mapping[str, Any
     folder = Path(directory)
     try:
         check_snapshot(data)
+        check_locks(data)
     except InvalidSnapshotError as exc:
         raise SnapshotError(folder, f"refusing to write an invalid snapshot: {exc}") from None
     text = json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n"
@@ -154,6 +156,7 @@ def load_snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
     data = _parse(file, raw)
     try:
         check_snapshot(data)
+        check_locks(data)
     except NewerFormatError as exc:
         raise SnapshotError(file, str(exc)) from None
     except InvalidSnapshotError as exc:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sized
 from typing import Any, Final
 
 from .conflicts import ADVICE, Conflict, ConflictKind, Holder, process_of
+from .locks import lock_lines, lock_uses
 from .text import elide
 
 __all__ = ["LINE_WIDTH", "json_report", "table"]
@@ -37,8 +38,9 @@ def table(snapshots: list[dict[str, Any]], conflicts: list[Conflict]) -> str:
         f"{len(snapshots)} snapshot{_s(snapshots)} from {len(processes)} process{_es(processes)}"
         f" ({len(runs)} run{_s(runs)}, {len(hosts)} host{_s(hosts)})"
     )
+    locks = lock_lines(lock_uses(snapshots), LINE_WIDTH)
     if not conflicts:
-        return f"{scope}: no conflicts\n"
+        return "\n".join([f"{scope}: no conflicts", *locks]) + "\n"
     indent = " " * (_KIND_WIDTH + len(_GAP))
     room = LINE_WIDTH - len(indent) - len(_GAP)  # for the subject and the processes
     labels = [
@@ -63,6 +65,7 @@ def table(snapshots: list[dict[str, Any]], conflicts: list[Conflict]) -> str:
     lines.extend(["", "What usually fixes them:"])
     for kind in dict.fromkeys(c.kind for c in conflicts):
         lines.extend(textwrap.wrap(f"{kind.value}: {ADVICE[kind]}", LINE_WIDTH, subsequent_indent="    "))
+    lines.extend(locks)
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
@@ -72,6 +75,7 @@ def json_report(snapshots: list[dict[str, Any]], conflicts: list[Conflict]) -> s
         "snapshots": len(snapshots),
         "processes": len({process_of(Holder.of(s)) for s in snapshots}),
         "conflicts": [conflict.to_dict() for conflict in conflicts],
+        "locks": [use.to_dict() for use in lock_uses(snapshots)],
     }
     return as_json(document)
 

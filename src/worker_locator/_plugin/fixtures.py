@@ -9,11 +9,18 @@ from typing import Any, Protocol, TypeVar
 import pytest
 
 from worker_locator._default import get_locator
+from worker_locator._exclusive import ExclusiveResource, hold_until_closed
 from worker_locator._locator import Checkpoint, ServiceLocator
 
 from .options import STATE
 
-__all__ = ["OverrideService", "override_service", "service_locator"]
+__all__ = [
+    "ExclusiveResource",
+    "OverrideService",
+    "exclusive_resource",
+    "override_service",
+    "service_locator",
+]
 
 T = TypeVar("T")
 
@@ -60,3 +67,14 @@ def override_service(service_locator: ServiceLocator) -> Iterator[OverrideServic
         if not before:
             raise
         service_locator.restore(before[0])
+
+
+@pytest.fixture
+def exclusive_resource() -> Iterator[ExclusiveResource]:
+    """Return `exclusive_resource(name, scope="run", timeout=300.0)`, which holds a lock until the test ends.
+
+    Each call enters `worker_locator.exclusive(name, ...)`; teardown releases
+    the locks in reverse order.
+    """
+    with contextlib.ExitStack() as stack:
+        yield hold_until_closed(stack)

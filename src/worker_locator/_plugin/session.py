@@ -10,6 +10,7 @@ from typing import Any, Final
 import pytest
 
 from worker_locator._default import get_locator, install_default
+from worker_locator._exclusive import lock_statistics
 from worker_locator._identity import resource_namespace, worker_id
 from worker_locator._locator import Checkpoint, ServiceLocator
 
@@ -274,6 +275,7 @@ class LocatorSession:
         for name, extra in self._extra_evicted.items():
             evicted[name] = evicted.get(name, 0) + extra
         snapshot["evicted"] = {name: count for name, count in evicted.items() if count > 0}
+        snapshot["locks"] = lock_statistics()  # who held which exclusive() lock, and who waited
         return snapshot
 
     # -- reporting ------------------------------------------------------------
