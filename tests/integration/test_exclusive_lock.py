@@ -13,11 +13,14 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.integration.conftest import SuiteFactory
-from tests.integration.harness import RunResult, Suite, free_port
+from tests.integration.harness import RunResult, Suite, reserved_ports
 from tests.integration.test_shared_resources import diagnose
 
 PORT_FUNCTION = "test_lock.py::test_needs_the_fixed_port"
@@ -25,12 +28,21 @@ PORT_TESTS = [f"{PORT_FUNCTION}[{n}]" for n in range(4)]
 WORKERS = 4
 
 
-def _port_suite(make_suite: SuiteFactory, lock: str, *, kill: bool = False, parties: int = WORKERS) -> Suite:
+@pytest.fixture
+def fixed_port() -> Iterator[int]:
+    """A port outside the kernel's ephemeral range that no other test or run holds meanwhile."""
+    with reserved_ports() as port:
+        yield port
+
+
+def _port_suite(
+    make_suite: SuiteFactory, port: int, lock: str, *, kill: bool = False, parties: int = WORKERS
+) -> Suite:
     return make_suite(
         "exclusive",
         WL_IT_LOCK=lock,
         WL_IT_KILL="1" if kill else "0",
-        WL_IT_PORT=str(free_port()),
+        WL_IT_PORT=str(port),
         WL_IT_PARTIES=str(parties),
     )
 
@@ -51,8 +63,8 @@ def _assert_one_at_a_time(holds: dict[int, dict[str, Any]]) -> None:
         assert end <= start, f"test {first} still held the port when test {second} entered: {holds}"
 
 
-def test_without_the_lock_the_fixed_port_collides(make_suite: SuiteFactory) -> None:
-    result = _port_suite(make_suite, "none").run(PORT_FUNCTION, workers=WORKERS)
+def test_without_the_lock_the_fixed_port_collides(make_suite: SuiteFactory, fixed_port: int) -> None:
+    result = _port_suite(make_suite, fixed_port, "none").run(PORT_FUNCTION, workers=WORKERS)
     assert result.collected == PORT_TESTS, result.explain()
     assert sorted(result.outcomes().values()) == ["failed", "failed", "failed", "passed"], result.explain()
     for nodeid, outcome in result.outcomes().items():
@@ -61,9 +73,11 @@ def test_without_the_lock_the_fixed_port_collides(make_suite: SuiteFactory) -> N
     assert len({result.worker_of(nodeid) for nodeid in PORT_TESTS}) == WORKERS
 
 
-def test_with_the_lock_the_workers_take_turns(make_suite: SuiteFactory, tmp_path: Path) -> None:
+def test_with_the_lock_the_workers_take_turns(
+    make_suite: SuiteFactory, fixed_port: int, tmp_path: Path
+) -> None:
     snapshots = tmp_path / "snapshots"
-    suite = _port_suite(make_suite, "exclusive")
+    suite = _port_suite(make_suite, fixed_port, "exclusive")
     result = suite.run(
         "test_lock.py::test_needs_the_fixed_port", "--locator-snapshot", str(snapshots), workers=WORKERS
     )
@@ -112,8 +126,10 @@ def test_with_the_lock_the_workers_take_turns(make_suite: SuiteFactory, tmp_path
         assert section[start + 1 : start + 1 + len(shown)] == shown, diagnosis.stdout
 
 
-def test_without_xdist_the_same_suite_passes_with_no_lock_file(make_suite: SuiteFactory) -> None:
-    suite = _port_suite(make_suite, "exclusive", parties=1)
+def test_without_xdist_the_same_suite_passes_with_no_lock_file(
+    make_suite: SuiteFactory, fixed_port: int
+) -> None:
+    suite = _port_suite(make_suite, fixed_port, "exclusive", parties=1)
     suite.env["TMPDIR"] = str(suite.workdir / "tmp")
     (suite.workdir / "tmp").mkdir()
     result = suite.run(PORT_FUNCTION, workers=0)
@@ -122,8 +138,10 @@ def test_without_xdist_the_same_suite_passes_with_no_lock_file(make_suite: Suite
     assert list((suite.workdir / "tmp").iterdir()) == []  # one process is the whole run: no file
 
 
-def test_a_holder_killed_mid_test_leaves_the_lock_to_the_others(make_suite: SuiteFactory) -> None:
-    result = _port_suite(make_suite, "exclusive", kill=True).run(
+def test_a_holder_killed_mid_test_leaves_the_lock_to_the_others(
+    make_suite: SuiteFactory, fixed_port: int
+) -> None:
+    result = _port_suite(make_suite, fixed_port, "exclusive", kill=True).run(
         "test_lock.py::test_needs_the_fixed_port", workers=WORKERS
     )
     (victim,) = result.records_of("victim")
