@@ -77,7 +77,9 @@ def _disarm_finalizers(roots: list[object]) -> None:
     reference it holds to its object, whose callback is the finalizer itself
     (how CPython's `weakref.finalize` is built, from 3.4 to 3.14). The walk
     stops at modules, their namespaces and classes, which belong to the whole
-    program rather than to one service.
+    program rather than to one service. It runs in the child at fork time:
+    about 0.4 s for a service holding a million ints and 100,000 objects
+    (measured on a loaded 2-core machine), nothing noticeable for usual services.
     """
     shared = {id(getattr(m, "__dict__", None)) for m in list(sys.modules.values())}
     seen: set[int] = set()
@@ -95,7 +97,8 @@ def _disarm_finalizers(roots: list[object]) -> None:
             callback = getattr(ref, "__callback__", None)
             if isinstance(callback, weakref.finalize):
                 callback.atexit = False
-        todo.extend(gc.get_referents(obj))
+        # Untracked objects hold no references; of those, only weakly referable ones matter.
+        todo.extend(o for o in gc.get_referents(obj) if gc.is_tracked(o) or type(o).__weakrefoffset__)
 
 
 def release(held: list[object]) -> None:
