@@ -81,7 +81,7 @@ def resolve(loc: ServiceLocator, key: Key) -> Any:  # noqa: C901, PLR0912 - the 
         if (
             claim.epoch == loc._epoch
             and loc._registry.factories.get(key) is claim.registration
-            and loc._cache.all_cached(deps)
+            and (not deps or loc._cache.all_cached(deps))
         ):
             entry = Entry(
                 instance,
