@@ -119,6 +119,8 @@ class Cache:
 
     def _evictable(self, key: Key, keep: Key | None, protected: AbstractSet[Key]) -> bool:
         entries = self.entries
+        if key not in self.dependents:  # the usual case: nothing was built from it
+            return not (key == keep or key in protected or entries[key].is_override)
         for member in self._closure(key):
             if member == keep or member in protected or entries[member].is_override:
                 return False
@@ -167,7 +169,9 @@ class Cache:
 def close_entries(entries: list[Entry]) -> list[Exception]:
     """Close entries newest first; return what failed, each error naming its service."""
     errors: list[Exception] = []
-    for entry in sorted(entries, key=lambda e: e.seq, reverse=True):
+    if len(entries) > 1:
+        entries = sorted(entries, key=lambda e: e.seq, reverse=True)
+    for entry in entries:
         if entry.is_override:
             continue
         try:

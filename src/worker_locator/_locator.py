@@ -5,17 +5,16 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-import types
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Final, NoReturn, SupportsIndex, TypeVar, cast, overload
+from typing import Any, NoReturn, SupportsIndex, TypeVar, cast, overload
 
 from ._cache import Cache, close_entries
-from ._construction import MAX_DEPTH, Frame, construct, deadlock_chain, too_deep
+from ._construction import MAX_DEPTH, Frame
 from ._entries import Entry, Key, Registration, check_key
-from ._errors import CircularDependencyError, ServiceNotRegisteredError, shown_name
+from ._errors import shown_name
 from ._fork import quarantine, release, watch_forks
+from ._lookup import NO_FAST_PATH, resolve
 from ._overrides import OverrideBlock, OverrideState
 from ._registry import Checkpoint, Registry
 from ._snapshot import SNAPSHOT_FORMAT, LocatorStats, describe_process, describe_service
@@ -23,29 +22,6 @@ from ._snapshot import SNAPSHOT_FORMAT, LocatorStats, describe_process, describe
 __all__ = ["MAX_DEPTH", "SNAPSHOT_FORMAT", "Checkpoint", "LocatorStats", "ServiceLocator"]
 
 T = TypeVar("T")
-
-# `get` reads this instead of the real instance map whenever every lookup has to
-# take the slow path: while a factory runs (to record what it depends on) and
-# while hits are counted. Immutable, so nothing can ever be cached in it.
-_NO_FAST_PATH: Final[Mapping[Any, Any]] = types.MappingProxyType({})
-_NONE: Final[frozenset[Any]] = frozenset()
-# A miss copies at most this many registered keys, under the lock, to suggest names from.
-_SUGGESTION_SCAN: Final = 2_000
-
-
-class _Claim:
-    """A construction this thread owns: what `_resolve` needs once the factory has run."""
-
-    __slots__ = ("epoch", "frame", "generation", "registration", "stack")
-
-    def __init__(
-        self, registration: Registration, stack: list[Frame], frame: Frame, generation: int, epoch: int
-    ) -> None:
-        self.registration = registration
-        self.stack = stack
-        self.frame = frame
-        self.generation = generation
-        self.epoch = epoch
 
 
 class ServiceLocator:
@@ -117,7 +93,7 @@ class ServiceLocator:
 
     def _update_fast_path(self) -> None:
         fast = self._building == 0 and not self._count_hits
-        self._hot: Mapping[Key, Any] = self._fast if fast else _NO_FAST_PATH
+        self._hot: Mapping[Key, Any] = self._fast if fast else NO_FAST_PATH
 
     def _after_fork_in_child(self) -> None:
         # Quarantine the parent's objects so that no finaliser of theirs runs here,
@@ -235,131 +211,7 @@ class ServiceLocator:
         # Outside the handler, so that errors are not chained to the KeyError of the miss.
         return self._resolve(key)
 
-    def _resolve(self, key: Key) -> Any:  # noqa: C901, PLR0912 - the slow path kept in one frame, for speed
-        me = threading.get_ident()
-        with self._lock:
-            found, value = self._claim(me, key)
-        if found:
-            return value
-        if type(value) is not _Claim:  # the keys to suggest from, searched outside the lock
-            raise ServiceNotRegisteredError(key, value)
-        claim: _Claim = value
-        stack = claim.stack
-        try:
-            instance, finaliser = construct(key, claim.registration)
-        except BaseException as exc:
-            with self._lock:
-                if claim.generation == self._generation:
-                    self._finish(me, stack, key)
-            if isinstance(exc, RecursionError):
-                if len(stack) <= 1:
-                    raise too_deep(key, getattr(exc, "worker_locator_depth", 0)) from None
-                if not hasattr(exc, "worker_locator_depth"):
-                    exc.worker_locator_depth = len(stack)  # type: ignore[attr-defined]
-            raise
-        victims: list[Entry] = []
-        with self._lock:
-            if claim.generation != self._generation:
-                return instance  # built across a fork: the child's caller gets it, uncached
-            self._finish(me, stack, key)
-            self._constructions += 1
-            deps = claim.frame.deps
-            if (
-                claim.epoch == self._epoch
-                and self._registry.factories.get(key) is claim.registration
-                and self._cache.all_cached(deps)
-            ):
-                entry = Entry(
-                    instance,
-                    next(self._seq),
-                    claim.registration,
-                    finaliser=finaliser,
-                    deps=deps,
-                    owner_pid=self._pid,
-                )
-                self._cache.add(key, entry)
-                if stack:
-                    stack[-1].deps[key] = entry
-                if self._cache.over_bound():
-                    victims = self._cache.evict(
-                        keep=key, protected=self._in_progress() if self._building else _NONE
-                    )
-            elif stack:
-                stack[-1].deps[key] = None  # the dependent is built from an uncached service
-        if victims:
-            self._close_evicted(victims)
-        return instance
-
-    def _claim(self, me: int, key: Key) -> tuple[bool, Any]:  # noqa: C901 - one state machine under one lock
-        """Under the lock: return (True, instance) for a cached key, else what building it needs.
-
-        That is (False, claim) once this thread owns the construction of `key`,
-        after waiting for another thread's construction of it if need be, or
-        (False, keys to suggest from) when nothing is registered under `key`.
-        """
-        stack = self._stacks.get(me)
-        if stack:
-            if any(frame.key == key for frame in stack):
-                chain = [frame.key for frame in stack]
-                raise CircularDependencyError([*chain[chain.index(key) :], key])
-            if len(stack) >= MAX_DEPTH:
-                raise too_deep(stack[0].key, len(stack) + 1)
-        while True:
-            entry = self._cache.entries.get(key)
-            if entry is not None:
-                self._hits += 1
-                entry.hits += 1
-                self._cache.touch(key, entry)
-                if stack:
-                    stack[-1].deps[key] = entry
-                return True, entry.instance
-            registration = self._registry.factories.get(key)
-            if registration is None:
-                return False, list(itertools.islice(self._registry.factories, _SUGGESTION_SCAN))
-            if key not in self._owners:
-                break
-            cycle = deadlock_chain(me, key, self._owners, self._stacks, self._waiting)
-            if cycle:
-                raise CircularDependencyError(cycle)
-            self._waiting[me] = key
-            try:
-                self._cond.wait()
-            finally:
-                del self._waiting[me]
-        self._misses += 1
-        self._owners[key] = me
-        if stack is None:
-            stack = []
-            self._stacks[me] = stack
-        frame = Frame(key)
-        stack.append(frame)
-        self._building += 1
-        self._hot = _NO_FAST_PATH
-        return False, _Claim(registration, stack, frame, self._generation, self._epoch)
-
-    def _finish(self, me: int, stack: list[Frame], key: Key) -> None:
-        """End the construction of `key` by this thread (the lock is held)."""
-        stack.pop()
-        if not stack:
-            del self._stacks[me]
-        del self._owners[key]
-        self._building -= 1
-        if self._waiting:
-            self._cond.notify_all()
-        if not self._building:
-            self._update_fast_path()
-
-    def _in_progress(self) -> set[Key]:
-        """Return the keys being built and those their factories have used: they must not be evicted."""
-        keys = set(self._owners)
-        for stack in self._stacks.values():
-            for frame in stack:
-                keys.update(frame.deps)
-        return keys
-
-    def _close_evicted(self, victims: list[Entry]) -> None:
-        for error in close_entries(victims):
-            warnings.warn(f"closing an evicted service failed: {error!r}", RuntimeWarning, stacklevel=4)
+    _resolve = resolve
 
     # -- overrides ------------------------------------------------------------
 
@@ -405,50 +257,6 @@ class ServiceLocator:
         """
         check_key(key)
         return OverrideBlock(self, key, value)
-
-    def _enter_override(self, key: Key, value: object) -> OverrideState:
-        registration = Registration(lambda: value, is_override=True)
-        with self._lock:
-            previous = self._registry.factories.get(key)
-            self._registry.set(key, registration)
-            saved = self._cache.drop_with_dependents(key)
-            state = OverrideState(key, registration, previous, saved, self._generation)
-            self._cache.add(key, Entry(value, next(self._seq), registration))
-            self._overrides.append(state)
-            return state
-
-    def _leave_override(self, state: OverrideState) -> tuple[list[Exception], int]:
-        """Undo `state` and the blocks opened after it; return the close failures and how many those were."""
-        to_close: list[Entry] = []
-        with self._lock:
-            if state not in self._overrides:
-                return [], 0  # discarded by `restore` or by an outer block's exit
-            position = self._overrides.index(state)
-            undone = self._overrides[position:]
-            del self._overrides[position:]
-            for block in reversed(undone):
-                to_close.extend(self._undo_override(block))
-        return close_entries(to_close), len(undone) - 1
-
-    def _undo_override(self, state: OverrideState) -> list[Entry]:
-        """Undo one override block (the lock is held); return the entries to close."""
-        to_close = [entry for _, entry in self._cache.drop_with_dependents(state.key)]
-        if self._registry.factories.get(state.key) is state.registration:
-            self._registry.set(state.key, state.previous)
-        if state.generation != self._generation:
-            return to_close  # the set-aside services are the parent's: never touched here
-        for key, entry in sorted(state.saved, key=lambda item: item[1].seq):
-            if (
-                self._registry.factories.get(key) is entry.registration
-                and key not in self._cache.entries
-                and self._cache.all_cached(entry.deps)
-            ):
-                self._cache.add(key, entry)
-            else:
-                to_close.append(entry)
-        if self._cache.over_bound():
-            to_close.extend(self._cache.evict(keep=None, protected=self._in_progress()))
-        return to_close
 
     # -- closing, checkpoints -------------------------------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,19 @@ def note(event: str, builder: int, *, _log: int = LOG, _write: Any = os.write, _
     _write(_log, f"{_pid()} {event} built-by {builder}\n".encode())
 
 
+class Part:
+    """Something a service holds, with a `weakref.finalize` of its own."""
+
+
 class Finalised:
-    """An object whose `__del__` leaves a trace."""
+    """An object whose `__del__` and `weakref.finalize` callbacks (its own, its part's) leave traces."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.builder = os.getpid()
+        self.part = Part()
+        weakref.finalize(self, note, f"finalize:{name}", self.builder)
+        weakref.finalize(self.part, note, f"finalize-part:{name}", self.builder)
 
     def __del__(self, _note: Any = note) -> None:
         _note(f"del:{self.name}", self.builder)

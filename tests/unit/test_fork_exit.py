@@ -43,15 +43,21 @@ def test_a_child_that_exits_normally_runs_no_clean_up_of_what_its_locators_inher
     assert {e for c, e, b in ran if c == child == b} == {
         "finally:session",  # the child's own sqlite session, closed by LOCATOR.close() in the child
         "del:global-locator",  # the object it built, dropped by that close()
+        "finalize:global-locator",  # with its weakref.finalize callbacks, and its part's
+        "finalize-part:global-locator",
         "close:default-locator",  # the default locator's own service, closed at the child's exit
     }
     assert {e for c, e, b in ran if c == parent == b} == {
         "parent-conn-ok:1",  # the parent's connection still works after the child's exit
         "finally:session",  # and the parent's own clean-ups run, later, in the parent
         "del:global-locator",
+        "finalize:global-locator",
+        "finalize-part:global-locator",
         "close:default-locator",
         "finally:journal",
         "del:journal",
+        "finalize:journal",
+        "finalize-part:journal",
     }
     with sqlite3.connect(tmp_path / "app.db") as db:
         rows = set(db.execute("select closer, builder from cleanups"))
@@ -66,7 +72,9 @@ def test_a_child_that_exits_normally_never_finalises_a_proxy_target_it_inherited
     parent, child, ran = _run(exit_by, tmp_path, "proxy")
     # Whether the child's own target is freed at its exit is Python's business: the
     # quarantined target keeps the module's globals, and so the proxy, alive.
-    assert ran - {(child, "del:proxy", child)} == {
+    assert {(c, e, b) for c, e, b in ran if not c == b == child} == {
         (parent, "child-exit:0", child),
         (parent, "del:proxy", parent),  # the parent's target is finalised in the parent only
+        (parent, "finalize:proxy", parent),  # and so are its weakref.finalize callbacks, and its part's
+        (parent, "finalize-part:proxy", parent),
     }
