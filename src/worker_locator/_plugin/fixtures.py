@@ -47,9 +47,11 @@ def override_service(service_locator: ServiceLocator) -> Iterator[OverrideServic
     """Return `override_service(key, value)`, which overrides a service until the test ends.
 
     Each call enters `service_locator.override(key, value)`; teardown exits the
-    blocks in reverse order, which restores the previous services exactly. If
-    the test left an `override` block of its own open on top of them, the
-    locator goes back to the registrations it had before the first call.
+    blocks in reverse order, which undoes each override and only it: every
+    overridden key gets its previous registration and its previously cached
+    services back, and what was built from the values is closed. If the test
+    left an `override` block of its own open on top of them, the locator goes
+    back to the registrations it had before the first call.
     """
     stack = contextlib.ExitStack()
     before: list[Checkpoint] = []
