@@ -337,11 +337,18 @@ def _acquire_file(slot: _Slot, path: Path, request: _Request) -> dict[str, Any] 
         try:
             slot.file.acquire(blocking=False)
         except Timeout:
+            # The holder writes its record just after it takes the lock: until the record is there,
+            # wait in short steps and look again, so the wait is put down to the right holder.
             in_the_way = _read_record(path)
-            try:
-                slot.file.acquire(timeout=request.remaining(), poll_interval=_POLL)
-            except Timeout:
-                request.give_up(_read_record(path) or in_the_way)
+            while True:
+                step = request.remaining() if in_the_way is not None else min(request.remaining(), _POLL)
+                try:
+                    slot.file.acquire(timeout=step, poll_interval=_POLL)
+                    break
+                except Timeout:
+                    if request.remaining() <= 0:
+                        request.give_up(_read_record(path) or in_the_way)
+                    in_the_way = _read_record(path)
     except TimeoutError:  # ResourceBusyError; an OSError too, but not one to reword
         raise
     except OSError as exc:
