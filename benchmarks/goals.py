@@ -53,7 +53,6 @@ GOALS: tuple[Goal, ...] = (
         "plugin_on_cpu_ratio",
         1.5,
         "x",
-        known_miss=10,
     ),
     Goal(
         "1,000-test suite over 50,000 registrations: plugin on <= 1.10 x plugin off (session CPU)",
@@ -78,7 +77,6 @@ GOALS: tuple[Goal, ...] = (
         "largest_to_smallest",
         1.5,
         "x",
-        known_miss=10,
     ),
     Goal(
         # The same reading of "independent of the number of registrations".
@@ -87,7 +85,6 @@ GOALS: tuple[Goal, ...] = (
         "largest_to_smallest",
         1.5,
         "x",
-        known_miss=10,
     ),
     Goal(
         "cold 3-deep chain <= svcs with a fresh Container (CPU)",
