@@ -131,3 +131,19 @@ def test_many_holders_are_listed_in_full_in_json_and_counted_in_the_table(
     assert main([str(tmp_path), "--json"]) == 1
     (conflict,) = json.loads(capsys.readouterr().out)["conflicts"]
     assert len(conflict["holders"]) == 10
+
+
+def _as_worker(worker: str) -> dict[str, Any]:
+    """Take a snapshot of a process holding /srv/app.db as xdist worker `worker` (this child's id)."""
+    os.environ["PYTEST_XDIST_WORKER"] = worker  # only in this forked child
+    locator = ServiceLocator()
+    locator.register("Database", Database)
+    locator.get("Database")
+    return locator.snapshot()
+
+
+def test_holders_are_listed_by_worker_number_not_as_strings() -> None:
+    workers = ["gw10", "gw2", "gw1"]
+    snapshots = [in_child(functools.partial(_as_worker, worker)) for worker in workers]
+    (conflict,) = detect_conflicts(snapshots)
+    assert [h.worker_id for h in conflict.holders] == ["gw1", "gw2", "gw10"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from .text import elide, one_line
+from .text import elide, natural_order, one_line
 
 __all__ = ["ADVICE", "Conflict", "ConflictKind", "Holder", "detect_conflicts", "process_of"]
 
@@ -184,9 +184,10 @@ def process_of(holder: Holder) -> tuple[str, int, str]:
     return (holder.host, holder.pid, holder.resource_namespace)
 
 
-def _holder_order(holder: Holder) -> tuple[str, str, str, int, str]:
+def _holder_order(holder: Holder) -> tuple[str, str, tuple[str | int, ...], int, str]:
     # Holders are not orderable themselves (testrun_uid may be None): conflicts sort by this.
-    return (holder.host, holder.testrun_uid or "", holder.worker_id, holder.pid, holder.resource_namespace)
+    worker = natural_order(holder.worker_id)
+    return (holder.host, holder.testrun_uid or "", worker, holder.pid, holder.resource_namespace)
 
 
 def _sorted_holders(holders: Iterable[Holder]) -> tuple[Holder, ...]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
-__all__ = ["ELLIPSIS", "elide", "one_line", "shown"]
+__all__ = ["ELLIPSIS", "elide", "natural_order", "one_line", "shown"]
 
 ELLIPSIS: Final = "…"
 
 _MESSAGE_WIDTH: Final = 200
 """How much of an untrusted value an error message quotes."""
+
+_DIGITS: Final = re.compile(r"(\d+)")
 
 
 def one_line(text: str) -> str:
@@ -40,3 +43,12 @@ def shown(value: object, width: int = _MESSAGE_WIDTH) -> str:
     if isinstance(value, str) and len(value) > 4 * width:
         value = value[: 2 * width] + value[-2 * width :]  # repr() of a 10 MB string costs 10 MB more
     return elide(repr(value), width)
+
+
+def natural_order(text: str) -> tuple[str | int, ...]:
+    """Return a sort key that orders the numbers inside `text` by value: `gw2` before `gw10`.
+
+    `re.split` with a group alternates text and digits, so the parts at one position are always both
+    strings or both integers and two keys always compare.
+    """
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(_DIGITS.split(text)))
