@@ -108,3 +108,9 @@ def test_the_install_step_works_as_written_with_pip_23_2(tmp_path: Path) -> None
     imported = _run([python, "-c", code], checkout, env)
     assert imported.returncode == 0, imported.stderr
     assert Path(imported.stdout.strip()).is_relative_to(checkout / "src")  # an editable install
+
+
+def test_the_readme_gives_the_tutorials_install_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = "```console\n" + "".join(f"$ {command}\n" for command in install_commands()) + "```"
+    assert block in readme
