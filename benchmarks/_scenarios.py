@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -76,6 +77,7 @@ def cached_get(quick: bool) -> Result:  # noqa: FBT001 - scenarios share one sig
         "Service": Service,
         "locator": locator,
         "counting": counting,
+        "getpid": os.getpid,
     }
     ours: list[_peers.Case] = [
         ("raw dict lookup in a function", "raw(Service)", "", "the floor"),
@@ -87,6 +89,7 @@ def cached_get(quick: bool) -> Result:  # noqa: FBT001 - scenarios share one sig
             "",
             "what the plugin turns on today",
         ),
+        ("os.getpid()", "getpid()", "", "what a per-call pid check would add to every get"),
     ]
     peer_namespace, peer_cases = _peers.cached_get()
     timings = _timings({**namespace, **peer_namespace}, ours + peer_cases, quick)

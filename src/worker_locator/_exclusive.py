@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from filelock import UnixFileLock
 
 __all__ = [
-    "DEFAULT_TIMEOUT",
     "SCOPES",
     "ExclusiveResource",
     "ResourceBusyError",
@@ -60,8 +59,6 @@ __all__ = [
 
 Scope = Literal["run", "machine"]
 SCOPES: Final = ("run", "machine")
-DEFAULT_TIMEOUT: Final = 300.0
-"""Seconds `exclusive` waits by default before it raises `ResourceBusyError`."""
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,99}")
 _RUN_DIRECTORY: Final = re.compile(r"run-(?P<pid>[0-9]+)-[0-9a-f]{16}")
@@ -75,7 +72,7 @@ _PARENT_AT_IMPORT: Final = os.getppid()
 
 
 class ResourceBusyError(TimeoutError):
-    """Raised by `exclusive` when the resource is still held after `timeout` seconds.
+    """Raised by [`exclusive`][] when the resource is still held after `timeout` seconds.
 
     Its message is one line naming the holder: worker, pid and test.
 
@@ -97,7 +94,9 @@ class ResourceBusyError(TimeoutError):
 class ExclusiveResource(Protocol):
     """The type of the `exclusive_resource` fixture, for annotating tests."""
 
-    def __call__(self, name: str, *, scope: Scope = "run", timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __call__(
+        self, name: str, *, scope: Literal["run", "machine"] = "run", timeout: float = 300.0
+    ) -> None:
         """Hold `exclusive(name, scope=scope, timeout=timeout)` until the test ends."""
         ...  # pragma: no cover - a protocol method
 
@@ -215,7 +214,7 @@ def lock_statistics() -> list[dict[str, Any]]:
 
 
 def exclusive(
-    name: str, *, scope: Scope = "run", timeout: float = DEFAULT_TIMEOUT
+    name: str, *, scope: Literal["run", "machine"] = "run", timeout: float = 300.0
 ) -> contextlib.AbstractContextManager[None]:
     """Hold the resource `name` alone: no other worker of this run (or no other run) holds it meanwhile.
 
@@ -276,7 +275,7 @@ def _held(name: str, scope: Scope, timeout: float) -> Iterator[None]:
 def hold_until_closed(stack: contextlib.ExitStack) -> ExclusiveResource:
     """Return the `exclusive_resource` fixture's function: each call holds a lock until `stack` closes."""
 
-    def hold(name: str, *, scope: Scope = "run", timeout: float = DEFAULT_TIMEOUT) -> None:
+    def hold(name: str, *, scope: Literal["run", "machine"] = "run", timeout: float = 300.0) -> None:
         stack.enter_context(exclusive(name, scope=scope, timeout=timeout))
 
     return hold

@@ -27,9 +27,9 @@ T = TypeVar("T")
 class ServiceLocator:
     """Build each registered service once per process, on first use, and hand out that instance.
 
-    A locator maps keys (types or strings) to zero-argument factories. `get`
+    A locator maps keys (types or strings) to zero-argument factories. [`get`][]
     calls a key's factory the first time the key is asked for and caches the
-    result; factories may call `get` for their own dependencies, up to chains
+    result; factories may call [`get`][] for their own dependencies, up to chains
     of `MAX_DEPTH` (200) services. The cache is this process's own: a child made
     by `os.fork()` or a multiprocessing "fork" start drops what it inherited
     (never closing or finalising it, however the child exits, since the parent
@@ -40,7 +40,7 @@ class ServiceLocator:
     Args:
         max_cached: How many services this process keeps at most; past it, the
             least recently used one is evicted and closed. `None` for no bound.
-        count_hits: Count cache hits exactly (see `stats`). Counting takes every
+        count_hits: Count cache hits exactly (see [`stats`][]). Counting takes every
             lookup through the locked slow path, so it is off unless asked for.
 
     Raises:
@@ -140,9 +140,9 @@ class ServiceLocator:
         instance, along with the cached services that were built from it.
 
         Args:
-            key: A type, so that `get(key)` is typed, or a string.
+            key: A type, so that [`get(key)`][get] is typed, or a string.
             factory: A zero-argument callable that returns (or yields) the service.
-            keep_between_tests: Let `restore` (and so the pytest plugin's
+            keep_between_tests: Let [`restore`][] (and so the pytest plugin's
                 per-test isolation) keep this service's cached instance, for
                 expensive services that tests cannot change. It is kept only
                 while everything it was built from is kept too.
@@ -216,7 +216,7 @@ class ServiceLocator:
     # -- overrides ------------------------------------------------------------
 
     def override(self, key: type[T] | str, value: T) -> AbstractContextManager[T]:
-        """Make `get(key)` return `value` inside a `with` block, for tests.
+        """Make [`get(key)`][get] return `value` inside a `with` block, for tests.
 
         An override is process-wide: every thread sees `value` while the block
         is open. Cached services built from `key` are rebuilt inside the block,
@@ -228,11 +228,11 @@ class ServiceLocator:
         objects, if what they were built from is still cached. Registrations
         made meanwhile, and services built from other keys, stay. Blocks nest;
         exit them in reverse order. The override starts at `__enter__`; a block
-        that is entered and never exited stays in force until `restore` discards it.
+        that is entered and never exited stays in force until [`restore`][] discards it.
 
         Args:
             key: The key to override.
-            value: What `get(key)` returns inside the block.
+            value: What [`get(key)`][get] returns inside the block.
 
         Returns:
             A context manager whose `__enter__` returns `value`.
@@ -271,7 +271,7 @@ class ServiceLocator:
 
         Raises:
             ExceptionGroup: One or more services failed to close.
-            RuntimeError: An `override` block is still open.
+            RuntimeError: An [`override`][] block is still open.
         """
         with self._lock:
             if self._overrides:
@@ -285,11 +285,11 @@ class ServiceLocator:
             raise ExceptionGroup(msg, errors)
 
     def checkpoint(self) -> Checkpoint:
-        """Remember the current registrations, to return to them with `restore`.
+        """Remember the current registrations, to return to them with [`restore`][].
 
         Taking one costs the same however many services are registered; while
         checkpoints are alive, each registration change is noted, so that
-        `restore` costs in proportion to what changed since.
+        [`restore`][] costs in proportion to what changed since.
 
         Examples:
             >>> locator = ServiceLocator()
@@ -307,7 +307,7 @@ class ServiceLocator:
     def restore(self, checkpoint: Checkpoint) -> None:
         """Return to a checkpoint's registrations and close what was cached since.
 
-        Open `override` blocks are discarded (their later exit does nothing).
+        Open [`override`][] blocks are discarded (their later exit does nothing).
         Cached services are closed and dropped, except those registered with
         `keep_between_tests=True` under an unchanged registration and built
         only from services kept as well. A service whose construction was
@@ -342,7 +342,7 @@ class ServiceLocator:
             msg = f"{len(errors)} services failed to close while restoring a checkpoint"
             raise ExceptionGroup(msg, errors)
 
-    def registered(self) -> frozenset[Key]:
+    def registered(self) -> frozenset[type[Any] | str]:
         """Return the keys that have a factory registered."""
         with self._lock:
             return frozenset(self._registry.factories)
@@ -350,7 +350,7 @@ class ServiceLocator:
     def clear_cache(self) -> None:
         """Forget this process's cached services without closing them.
 
-        Registrations stay; the next `get` of each key builds it again.
+        Registrations stay; the next [`get`][] of each key builds it again.
         """
         with self._lock:
             self._cache.clear()
@@ -393,8 +393,8 @@ class ServiceLocator:
         """Return this process's counters.
 
         Returns:
-            Hits (`None` unless `count_hits` is on), misses, constructions,
-            evictions and the number of services cached now.
+            Hits (`None` unless [`count_hits`][] is on), misses, constructions,
+                evictions and the number of services cached now.
 
         Examples:
             >>> locator = ServiceLocator(count_hits=True)

@@ -12,9 +12,9 @@ _Change = tuple[Key, "Registration | None"]
 
 
 class Checkpoint:
-    """The registrations of a locator at one moment, as `ServiceLocator.checkpoint` took them.
+    """The registrations of a locator at one moment, as [`ServiceLocator.checkpoint`][] took them.
 
-    Pass it to `ServiceLocator.restore` to return to that moment. Opaque by
+    Pass it to [`ServiceLocator.restore`][] to return to that moment. Opaque by
     design: only `checkpoint()` makes one.
     """
 

@@ -12,7 +12,7 @@ __all__ = ["ResourceHolder"]
 class ResourceHolder(Protocol):
     """A service that can name the external resources it holds.
 
-    `ServiceLocator.snapshot` records what `held_resources` returns for each
+    [`ServiceLocator.snapshot`][] records what [`held_resources`][] returns for each
     cached service, so that the diagnosis can find two workers or runs holding
     the same file, database or port. Name a resource as `kind:identifier`,
     for example `sqlite:/tmp/app.db`, `port:tcp:127.0.0.1:8765` or `dir:/srv/cache`.

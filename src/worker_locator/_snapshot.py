@@ -20,7 +20,7 @@ _MAX_RESOURCES_PER_SERVICE: Final = 100
 
 
 class LocatorStats(TypedDict):
-    """Counters of one locator in this process, as `ServiceLocator.stats` returns them."""
+    """Counters of one locator in this process, as [`ServiceLocator.stats`][] returns them."""
 
     hits: int | None
     """Lookups answered from the cache, or `None` while hits are not counted."""

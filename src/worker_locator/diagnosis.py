@@ -1,16 +1,16 @@
 """Find where pytest-xdist workers and test runs collide, from locator snapshots.
 
-A snapshot (`ServiceLocator.snapshot`) names one process (worker id, pid,
+A snapshot ([`ServiceLocator.snapshot`][]) names one process (worker id, pid,
 host, pytest-xdist run id) and the services it cached, with the external
 resources each one declared through a `held_resources()` method. The pytest
-plugin writes one per worker with `--locator-snapshot DIR`; `write_snapshot`
-writes one from any process. `detect_conflicts` compares snapshots from
+plugin writes one per worker with `--locator-snapshot DIR`; [`write_snapshot`][]
+writes one from any process. [`detect_conflicts`][] compares snapshots from
 several workers, runs, CI shards and hosts and reports four kinds of conflict
-(see `ConflictKind`). On the command line:
+(see [`ConflictKind`][]). On the command line:
 
     python -m worker_locator.diagnosis DIR [DIR ...] [--json]
 
-prints a table (or JSON) and exits with an `ExitStatus`: 0 when the snapshots
+prints a table (or JSON) and exits with an [`ExitStatus`][]: 0 when the snapshots
 are clean, 1 when conflicts were found, 2 when an input is unusable, with one
 line per unusable file naming it and the problem, and 3 when the diagnosis
 itself failed (a bug to report), never 0 or 1 then.

@@ -8,18 +8,20 @@ pytest, or a pluggy older than 1.1, stops the run with one `ERROR:` line
 (exit status 4) saying so.
 
 **Isolation.** Before the first test, the plugin takes a checkpoint of the
-default locator (`worker_locator.get_locator()`): registrations made while
-conftest files and test modules were imported are the baseline. After each
-isolation unit it calls `restore` with that checkpoint, which drops the
-registrations made since, discards `override` blocks that were never exited
-and closes the cached instances, including ones a test mutated. Services
+default locator ([`worker_locator.get_locator()`][worker_locator.get_locator]):
+registrations made while conftest files and test modules were imported are
+the baseline. After each isolation unit it calls
+[`restore`][worker_locator.ServiceLocator.restore] with that checkpoint, which
+drops the registrations made since, discards
+[`override`][worker_locator.ServiceLocator.override] blocks that were never
+exited and closes the cached instances, including ones a test mutated. Services
 registered with `keep_between_tests=True` stay cached. Registrations made by a
 fixture whose scope is wider than the unit (a session fixture, under
 per-test isolation) join the baseline until that fixture is torn down; the
 instances such a fixture gets from the locator are closed at the end of the
 unit like any other, unless their service keeps them between tests. A test
-that calls `reset_locator()` is undone as well: the locator it installed is
-closed and the baseline locator becomes the default again.
+that calls [`reset_locator()`][worker_locator.reset_locator] is undone as
+well: the locator it installed is closed and the baseline locator becomes the default again.
 
 The unit is set with the ini option `locator_isolation`:
 
@@ -56,7 +58,7 @@ each` and schedulers of other plugins are left alone.
 
 **Fixtures.** `service_locator` is the locator a test should use,
 `override_service(key, value)` overrides a service until the test ends, and
-`exclusive_resource(name)` holds a `worker_locator.exclusive` lock until the
+`exclusive_resource(name)` holds a [`worker_locator.exclusive`][] lock until the
 test ends.
 
 **Report.** A run that never touches the default locator prints nothing

@@ -116,7 +116,7 @@ PAGES = [
     ),
     ("how-to/xdist-best-practices/", "pytest-xdist best practices", []),
     ("how-to/pytest-plugin/", "Use the pytest plugin", ["What is reset, and when"]),
-    ("reference/api/", "API reference", ["ServiceLocator", "get_locator", "resource_namespace"]),
+    ("reference/api/", "API reference", ["The locator", "Exclusive resources", "Errors"]),
     ("adr/0002-worker-cache-isolation/", re.compile(r"0002\. .*"), ["Context and Problem Statement"]),
 ]
 

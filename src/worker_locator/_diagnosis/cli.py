@@ -23,7 +23,7 @@ _MESSAGE_WIDTH: Final = 1000
 
 
 class ExitStatus(IntEnum):
-    """What the exit status of `worker-locator-diagnose` (and `main`) means."""
+    """What the exit status of `worker-locator-diagnose` (and [`main`][]) means."""
 
     CLEAN = 0
     """Every snapshot was read, and no conflict was found."""
@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments, without the program name; `sys.argv[1:]` if omitted.
 
     Returns:
-        An `ExitStatus`: 0 when the snapshots are clean, 1 when conflicts were
+        An [`ExitStatus`][]: 0 when the snapshots are clean, 1 when conflicts were
             found, 2 when an input is unusable (one line per problem on standard
             error), 3 when the diagnosis itself failed (one line naming the error).
     """

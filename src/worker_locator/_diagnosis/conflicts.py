@@ -18,7 +18,7 @@ _LABEL_PART: Final = 24
 
 
 class ConflictKind(StrEnum):
-    """What `detect_conflicts` reports."""
+    """What [`detect_conflicts`][] reports."""
 
     SHARED_RESOURCE = "shared-resource"
     """Two processes (workers, runs or shards) held the same external resource."""
@@ -58,7 +58,8 @@ class Holder:
         host: The host name.
         pid: The process id.
         testrun_uid: The pytest-xdist run id, `None` outside xdist.
-        resource_namespace: The process's `worker_locator.resource_namespace()`.
+        resource_namespace: The process's
+            [`worker_locator.resource_namespace()`][worker_locator.resource_namespace].
     """
 
     worker_id: str
@@ -105,7 +106,7 @@ class Holder:
 
 @dataclass(frozen=True, slots=True)
 class Conflict:
-    """One problem `detect_conflicts` found.
+    """One problem [`detect_conflicts`][] found.
 
     Attributes:
         kind: Which kind of conflict.
@@ -138,7 +139,7 @@ class Conflict:
 def detect_conflicts(snapshots: Iterable[Mapping[str, Any]]) -> list[Conflict]:
     """Compare snapshots and return the conflicts among them, most serious kind first.
 
-    The four kinds (`ConflictKind`), and the rule for each:
+    The four kinds ([`ConflictKind`][]), and the rule for each:
 
     - **shared-resource**: one resource name held by two different processes,
       whether workers of one run, two runs or two shards. Names of kinds that
@@ -161,7 +162,9 @@ def detect_conflicts(snapshots: Iterable[Mapping[str, Any]]) -> list[Conflict]:
     count as one holder.
 
     Args:
-        snapshots: Valid snapshots, as `collect_snapshot` or `read_snapshots` return them.
+        snapshots: Valid snapshots, as
+            [`collect_snapshot`][worker_locator.diagnosis.collect_snapshot] or
+            [`read_snapshots`][worker_locator.diagnosis.read_snapshots] return them.
 
     Returns:
         The conflicts, sorted by kind, then subject.

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 MAX_SNAPSHOT_BYTES: Final = 16 * 1024 * 1024
-"""The largest file `load_snapshot` reads: far above any real snapshot, far below a memory problem."""
+"""The largest file [`load_snapshot`][] reads: far above any real snapshot, far below a memory problem."""
 
 _UNSAFE_NAME: Final = re.compile(r"[^a-z0-9_]+")
 _SNAPSHOT_SUFFIX: Final = ".json"
@@ -66,10 +66,11 @@ def collect_snapshot(locator: ServiceLocator | None = None) -> dict[str, Any]:
     """Return a snapshot of `locator`, by default this process's default locator.
 
     Args:
-        locator: The locator to describe; `worker_locator.get_locator()` if omitted.
+        locator: The locator to describe;
+            [`worker_locator.get_locator()`][worker_locator.get_locator] if omitted.
 
     Returns:
-        What `ServiceLocator.snapshot` returns: a dict of JSON types.
+        What [`ServiceLocator.snapshot`][] returns: a dict of JSON types.
 
     Examples:
         >>> from worker_locator import ServiceLocator
@@ -92,7 +93,7 @@ def write_snapshot(directory: str | os.PathLike[str], snapshot: Mapping[str, Any
 
     Args:
         directory: Where to write; it must exist.
-        snapshot: What to write; `collect_snapshot()` if omitted.
+        snapshot: What to write; [`collect_snapshot()`][collect_snapshot] if omitted.
 
     Returns:
         The path of the written file.
@@ -140,7 +141,7 @@ def load_snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read one snapshot file and check that it is one.
 
     Args:
-        path: A JSON file written by `write_snapshot` or the pytest plugin.
+        path: A JSON file written by [`write_snapshot`][] or the pytest plugin.
 
     Returns:
         The snapshot.
@@ -174,9 +175,9 @@ def read_snapshots(*paths: str | os.PathLike[str]) -> list[dict[str, Any]]:
         Every snapshot, each file read once.
 
     Raises:
-        ExceptionGroup: One `SnapshotError` per unusable input: a missing
+        ExceptionGroup: One [`SnapshotError`][] per unusable input: a missing
             directory, a directory without snapshots, a symbolic link loop,
-            or a file that `load_snapshot` rejects. Nothing is returned then,
+            or a file that [`load_snapshot`][] rejects. Nothing is returned then,
             since a diagnosis that skips inputs could call a conflicting run clean.
     """
     snapshots, errors = read_all(paths)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Final
 
 from .text import elide
-from .validation import MAX_COUNT, MAX_PID, InvalidSnapshotError
+from .validation import MAX_COUNT, MAX_PID, InvalidSnapshotError, json_type
 
 __all__ = ["LockUse", "check_locks", "lock_lines", "lock_uses"]
 
@@ -25,15 +25,8 @@ def check_locks(data: Mapping[str, Any]) -> None:
     """Raise `InvalidSnapshotError` unless the snapshot's optional `locks` list is well formed."""
     if "locks" not in data:
         return  # a snapshot from before exclusive() existed, or from a tool that has none
-    locks = data["locks"]
-    if not isinstance(locks, list):
-        msg = f"'locks' is {_json_type(locks)}, not an array"
-        raise InvalidSnapshotError(msg)
-    for index, entry in enumerate(locks):
+    for index, entry in enumerate(_objects(data["locks"], "locks")):
         where = f"locks[{index}]"
-        if not isinstance(entry, dict):
-            msg = f"{where} is {_json_type(entry)}, not an object"
-            raise InvalidSnapshotError(msg)
         _string(entry, "name", where)
         _string(entry, "scope", where)
         _string(entry, "test", where, optional=True)
@@ -41,15 +34,8 @@ def check_locks(data: Mapping[str, Any]) -> None:
             _integer(entry, name, where, bounds=(0, MAX_COUNT))
         for name in _SECONDS:
             _seconds(entry, name, where)
-        holders = entry.get("waited_for")
-        if not isinstance(holders, list):
-            msg = f"'{where}.waited_for' is {_json_type(holders)}, not an array"
-            raise InvalidSnapshotError(msg)
-        for position, holder in enumerate(holders):
+        for position, holder in enumerate(_objects(entry.get("waited_for"), f"{where}.waited_for")):
             inner = f"{where}.waited_for[{position}]"
-            if not isinstance(holder, dict):
-                msg = f"{inner} is {_json_type(holder)}, not an object"
-                raise InvalidSnapshotError(msg)
             _string(holder, "worker", inner, optional=True)
             _string(holder, "test", inner, optional=True)
             _integer(holder, "pid", inner, bounds=(1, MAX_PID), optional=True)
@@ -73,18 +59,9 @@ class LockUse:
     waited_for: tuple[tuple[str | None, int | None, str | None], ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the use as JSON types, its fields in order, each holder it waited for an object."""
         return {
-            "name": self.name,
-            "scope": self.scope,
-            "test": self.test,
-            "worker": self.worker,
-            "pid": self.pid,
-            "acquisitions": self.acquisitions,
-            "timeouts": self.timeouts,
-            "wait_seconds": self.wait_seconds,
-            "max_wait_seconds": self.max_wait_seconds,
-            "hold_seconds": self.hold_seconds,
-            "max_hold_seconds": self.max_hold_seconds,
+            **{field.name: getattr(self, field.name) for field in fields(self)},
             "waited_for": [dict(zip(_HOLDER_FIELDS, holder, strict=True)) for holder in self.waited_for],
         }
 
@@ -162,13 +139,29 @@ def _s(count: int) -> str:
     return "" if count == 1 else "s"
 
 
+def _objects(value: object, where: str) -> list[dict[str, Any]]:
+    """Return `value`, an array of objects, or raise naming the first part of it that is not."""
+    if not isinstance(value, list):
+        msg = f"'{where}' is {json_type(value)}, not an array"
+        raise InvalidSnapshotError(msg)
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            msg = f"{where}[{index}] is {json_type(item)}, not an object"
+            raise InvalidSnapshotError(msg)
+    return value
+
+
+def _shown(data: dict[str, Any], name: str) -> str:
+    """Say what the field `name` of `data` is, for an error message: "missing", "null", "a string"..."""
+    return "missing" if name not in data else json_type(data[name])
+
+
 def _string(data: dict[str, Any], name: str, where: str, *, optional: bool = False) -> None:
     value = data.get(name)
     if value is None and optional and name in data:
         return
     if not isinstance(value, str):
-        shown = "missing" if name not in data else _json_type(value)
-        msg = f"'{where}.{name}' is {shown}, not a string"
+        msg = f"'{where}.{name}' is {_shown(data, name)}, not a string"
         raise InvalidSnapshotError(msg)
 
 
@@ -180,8 +173,7 @@ def _integer(
     if value is None and optional and name in data:
         return
     if isinstance(value, bool) or not isinstance(value, int):
-        shown = "missing" if name not in data else _json_type(value)
-        msg = f"'{where}.{name}' is {shown}, not an integer"
+        msg = f"'{where}.{name}' is {_shown(data, name)}, not an integer"
         raise InvalidSnapshotError(msg)
     if not minimum <= value <= maximum:
         msg = f"'{where}.{name}' is {elide(str(value), 30)}, outside {minimum} to {maximum}"
@@ -196,13 +188,5 @@ def _seconds(data: dict[str, Any], name: str, where: str) -> None:
         or not math.isfinite(value)
         or not 0 <= value <= _MAX_SECONDS
     ):
-        shown = "missing" if name not in data else _json_type(value)
-        msg = f"'{where}.{name}' is {shown}, not a number of seconds"
+        msg = f"'{where}.{name}' is {_shown(data, name)}, not a number of seconds"
         raise InvalidSnapshotError(msg)
-
-
-def _json_type(value: object) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer"}
-    if value is None:
-        return "null"
-    return names.get(type(value), "a number" if isinstance(value, float) else type(value).__name__)

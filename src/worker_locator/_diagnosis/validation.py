@@ -9,7 +9,7 @@ from worker_locator._snapshot import SNAPSHOT_FORMAT
 
 from .text import shown
 
-__all__ = ["MAX_COUNT", "MAX_PID", "InvalidSnapshotError", "NewerFormatError", "check_snapshot"]
+__all__ = ["MAX_COUNT", "MAX_PID", "InvalidSnapshotError", "NewerFormatError", "check_snapshot", "json_type"]
 
 MAX_PID: Final = 2**31 - 1
 """The largest process id any system hands out (`pid_t` is a signed 32-bit integer)."""
@@ -31,7 +31,7 @@ class NewerFormatError(InvalidSnapshotError):
 def check_snapshot(data: object) -> None:
     """Raise `InvalidSnapshotError` unless `data` is a snapshot with plausible values."""
     if not isinstance(data, dict):
-        msg = f"the top level is {_json_type(data)}, not an object"
+        msg = f"the top level is {json_type(data)}, not an object"
         raise InvalidSnapshotError(msg)
     version = data.get("format")
     if not _is_int(version):
@@ -61,7 +61,7 @@ def check_snapshot(data: object) -> None:
     evicted = _require(data, "evicted", dict)
     for name, count in evicted.items():
         if not _is_int(count) or not 0 <= count <= MAX_COUNT:
-            kind = _number(count) if _is_int(count) else _json_type(count)
+            kind = _number(count) if _is_int(count) else json_type(count)
             msg = f"evicted[{shown(name, 80)}] is {kind}, not a count"
             raise InvalidSnapshotError(msg)
     for index, service in enumerate(_require(data, "services", list)):
@@ -70,7 +70,7 @@ def check_snapshot(data: object) -> None:
 
 def _check_service(service: object, where: str) -> None:
     if not isinstance(service, dict):
-        msg = f"{where[:-1]} is {_json_type(service)}, not an object"
+        msg = f"{where[:-1]} is {json_type(service)}, not an object"
         raise InvalidSnapshotError(msg)
     _require(service, "key", str, where=where)
     _require(service, "type", str, where=where)
@@ -80,7 +80,7 @@ def _check_service(service: object, where: str) -> None:
     _require_count(service, "hits", optional=True, where=where)
     for position, resource in enumerate(_require(service, "resources", list, where=where)):
         if not isinstance(resource, str):
-            msg = f"{where}resources[{position}] is {_json_type(resource)}, not a string"
+            msg = f"{where}resources[{position}] is {json_type(resource)}, not a string"
             raise InvalidSnapshotError(msg)
     if "resources_error" in service:
         _require(service, "resources_error", str, where=where)
@@ -96,7 +96,7 @@ def _require(
     if value is None and optional:
         return None
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        msg = f"'{where}{name}' is {_json_type(value)}, not {_with_article(_json_type_name(kind))}"
+        msg = f"'{where}{name}' is {json_type(value)}, not {_with_article(_json_type_name(kind))}"
         raise InvalidSnapshotError(msg)
     return value
 
@@ -136,7 +136,7 @@ def _require_number(data: dict[str, Any], name: str, *, where: str = "") -> None
         raise InvalidSnapshotError(msg)
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        msg = f"'{where}{name}' is {_json_type(value)}, not a number"
+        msg = f"'{where}{name}' is {json_type(value)}, not a number"
         raise InvalidSnapshotError(msg)
 
 
@@ -150,7 +150,7 @@ def _number(value: int) -> str:
     return digits if len(digits) <= 24 else f"a {len(digits.lstrip('-'))}-digit number"  # noqa: PLR2004
 
 
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
     """Name a parsed JSON value's type with its article: "an object", "a string", "null"."""
     if value is None:
         return "null"
