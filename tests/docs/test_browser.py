@@ -36,8 +36,6 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = ROOT / ".screenshots"
 DESKTOP = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
-# The xdist guide is being restructured on another branch: its blocks that scroll sideways
-# are reported here, and fixed after that branch is merged.
 GUIDE = "how-to/xdist-best-practices.md"
 
 pytestmark = pytest.mark.skipif(
@@ -243,26 +241,7 @@ def test_the_page_loads_cleanly_with_working_links_diagrams_and_copy_buttons(
     assert problems == [], f"{page} at {viewport['width']} px, {scheme}:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize(
-    ("page", "path"),
-    [
-        pytest.param(
-            page,
-            path,
-            id=path or "home",
-            marks=[
-                pytest.mark.xfail(
-                    reason="the xdist guide is being restructured on branch guide: its overflowing"
-                    " blocks are fixed after that branch is merged (issue 12)",
-                    strict=False,
-                )
-            ]
-            if page == GUIDE
-            else [],
-        )
-        for page, path in PAGES
-    ],
-)
+@pytest.mark.parametrize(("page", "path"), PAGES, ids=IDS)
 def test_no_code_block_scrolls_sideways_at_desktop_width(visit: Any, page: str, path: str) -> None:
     blocks = visit(path).page.evaluate(_CODE_BLOCKS)
     assert blocks or page not in {"index.md", "explanation/architecture.md"}, "no code block found"
