@@ -1,6 +1,6 @@
 """Every test the pages cite exists: a `tests/<path>.py::<name>` in docs/ or adr/ names a real test.
 
-The guide, the architecture page and the decision records say which test proves a
+The how-to guides, the architecture page and the decision records say which test proves a
 claim, as inline code such as
 `tests/integration/test_state_leak.py::test_plugin_resets_the_default_locator_after_each_test`.
 mkdocs cannot link to files outside docs/, so nothing else checks these names: a
@@ -28,7 +28,13 @@ REFERENCE = re.compile(
 )
 FENCE = re.compile(r"^[ \t]*(?:>[ \t]*)*(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 GUIDE = Path("docs/how-to/xdist-best-practices.md")
+FORK_PAGE = Path("docs/how-to/fork-and-thread-safety.md")
+# The how-to pages that end with a table of every test they cite.
+PAGES_WITH_A_TABLE = (GUIDE, FORK_PAGE)
 GUIDE_TABLE = "## Which test proves which claim"
+# Above its table, such a page cites a test only as an item of a `??? proof "Proven by"`
+# box, one node id per item, so that no id is broken across lines or mid-identifier.
+PROOF_BOX = '??? proof "Proven by"'
 
 
 @dataclass(frozen=True)
@@ -135,22 +141,58 @@ def test_every_cited_test_exists() -> None:
     assert not problems, "pages cite tests that do not exist:\n" + "\n".join(problems)
 
 
-def test_the_guide_cites_every_integration_test_module() -> None:
+def test_the_how_to_pages_cite_every_integration_test_module() -> None:
     # Also keeps the guard above from passing vacuously should the pattern stop matching.
-    cited = {ref.path for ref in references_in(ROOT, [GUIDE])}
+    cited = {ref.path for ref in references_in(ROOT, PAGES_WITH_A_TABLE)}
     modules = {str(path.relative_to(ROOT)) for path in (ROOT / "tests" / "integration").glob("test_*.py")}
     assert modules, "no integration test modules found"
-    assert modules <= cited, f"{GUIDE} cites no test of {sorted(modules - cited)}"
+    assert modules <= cited, f"{PAGES_WITH_A_TABLE} cite no test of {sorted(modules - cited)}"
 
 
-def test_the_guide_table_lists_exactly_the_tests_the_guide_cites() -> None:
-    text = (ROOT / GUIDE).read_text(encoding="utf-8")
-    assert GUIDE_TABLE in text, f"{GUIDE} has no section {GUIDE_TABLE!r}"
+@pytest.mark.parametrize("page", PAGES_WITH_A_TABLE, ids=str)
+def test_the_table_lists_exactly_the_tests_the_page_cites(page: Path) -> None:
+    text = (ROOT / page).read_text(encoding="utf-8")
+    assert GUIDE_TABLE in text, f"{page} has no section {GUIDE_TABLE!r}"
     body, table = text.split(GUIDE_TABLE, 1)
-    in_body = {ref.text for ref in find_references(GUIDE, body)}
-    in_table = {ref.text for ref in find_references(GUIDE, table)}
-    assert in_body - in_table == set(), "cited in the guide, missing from its table"
-    assert in_table - in_body == set(), "in the guide's table, cited nowhere above it"
+    in_body = {ref.text for ref in find_references(page, body)}
+    in_table = {ref.text for ref in find_references(page, table)}
+    assert in_body, f"{page} cites no test above its table"
+    assert in_body - in_table == set(), f"cited in {page}, missing from its table"
+    assert in_table - in_body == set(), f"in the table of {page}, cited nowhere above it"
+
+
+def badly_cited(page: Path, text: str) -> list[str]:
+    """Return the references above the page's table that are not alone on an item of a proof box."""
+    body = text.split(GUIDE_TABLE, 1)[0]
+    lines = body.splitlines()
+    problems = []
+    for ref in find_references(page, body):
+        line = lines[ref.line - 1]
+        item = line.strip() == f"- `{ref.text}`" and line.startswith("    ")
+        box = next(
+            (above for above in reversed(lines[: ref.line - 1]) if above.strip() and above[0] != " "), ""
+        )
+        if not (item and box.strip() == PROOF_BOX):
+            problems.append(f"{ref}: not an item of its own in a {PROOF_BOX} box")
+    return problems
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_A_TABLE, ids=str)
+def test_the_page_cites_each_test_alone_in_a_proof_box(page: Path) -> None:
+    problems = badly_cited(page, (ROOT / page).read_text(encoding="utf-8"))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_proof_box_check_refuses_an_inline_or_joined_citation() -> None:
+    reference = "`tests/unit/test_fake.py::test_real`"
+    good = f"A claim.\n\n{PROOF_BOX}\n\n    - {reference}\n\n{GUIDE_TABLE}\n"
+    assert badly_cited(Path("page.md"), good) == []
+    inline = f"A claim, *Proven by* {reference}.\n\n{GUIDE_TABLE}\n"
+    joined = f"{PROOF_BOX}\n\n    - {reference}, {reference}\n\n{GUIDE_TABLE}\n"
+    outside = f"??? note\n\n    - {reference}\n\n{GUIDE_TABLE}\n"
+    assert len(badly_cited(Path("page.md"), inline)) == 1
+    assert len(badly_cited(Path("page.md"), joined)) == 2
+    assert len(badly_cited(Path("page.md"), outside)) == 1
 
 
 FAKE_TESTS = """
