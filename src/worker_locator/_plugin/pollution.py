@@ -87,6 +87,7 @@ class PollutionRecorder:
         self._order: list[pytest.Item] = []
         self._carried: list[tuple[Key, Entry]] = []
         self._marks = Marks(0, 0, 0)
+        self._fixtures_until = 0  # the journal's end after the last wider fixture set up in this test
         # By each cached entry's seq: the test that built it (-1: before the first), and those that got it.
         self._builders: dict[int, int] = {}
         self._got: dict[int, list[int]] = {}
@@ -123,6 +124,11 @@ class PollutionRecorder:
                 got[seq] = seen
         self._builders, self._got, self._carried = builders, got, carried
         self._marks = marks(loc)
+        self._fixtures_until = 0
+
+    def fixture_registered(self) -> None:
+        """Note that a fixture wider than the unit was set up: what it registered is no leftover."""
+        self._fixtures_until = marks(self._locator).journal
 
     def test_ending(self, item: pytest.Item, *, replaced: bool) -> None:
         """Note what the test got, built and left, before the plugin resets the locator."""
@@ -142,7 +148,7 @@ class PollutionRecorder:
         for name in self._locks_of(item.nodeid):
             self._note_resource(f"exclusive:{name}", position)
         if self._leftovers is not None:
-            left = changed_since(loc, max(self._marks.journal, self._journal_from()))
+            left = changed_since(loc, max(self._marks.journal, self._fixtures_until, self._journal_from()))
             opened = now.overrides - self._marks.overrides
             if left or opened > 0 or replaced:
                 self._leftover(item, left, opened, replaced=replaced)
@@ -192,6 +198,8 @@ class PollutionRecorder:
     def _instances(self, reasons: dict[int, list[str]], used: list[tuple[Key, Entry]], position: int) -> None:
         """Name the tests that built, or got, the instances built before this test that it got."""
         for key, entry in used:
+            if entry.is_override:
+                continue  # an override value is nobody's build: the registration's history names its test
             name = shown_name(key)
             builder = self._builders.get(entry.seq, -1)
             why = "kept between tests" if entry.registration.keep_between_tests else "still cached"

@@ -142,6 +142,8 @@ class LocatorSession:
             assert locator is not None  # noqa: S101 - a baseline implies a locator
             self._extended.append((fixturedef, self._baseline))
             self._baseline = locator.checkpoint()
+            if self._recorder is not None:
+                self._recorder.fixture_registered()
         return result
 
     def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
