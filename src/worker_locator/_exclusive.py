@@ -55,6 +55,7 @@ __all__ = [
     "exclusive",
     "hold_until_closed",
     "lock_statistics",
+    "locks_asked_for",
 ]
 
 Scope = Literal["run", "machine"]
@@ -176,6 +177,7 @@ class _Registry:
         self.lock = threading.Lock()
         self.slots: dict[tuple[str, str], _Slot] = {}
         self.statistics: dict[tuple[str, str, str | None], _Statistics] = {}
+        self.by_test: dict[str | None, set[str]] = {}  # the lock names each test asked for
 
     def _after_fork_in_child(self) -> None:
         # The parent's holds stay the parent's: drop them here, never release them.
@@ -196,6 +198,7 @@ class _Registry:
             figures = self.statistics.get(key)
             if figures is None:
                 figures = self.statistics[key] = _Statistics(name, scope, test)
+                self.by_test.setdefault(test, set()).add(name)
             return figures
 
 
@@ -211,6 +214,12 @@ def lock_statistics() -> list[dict[str, Any]]:
     with _registry.lock:
         entries = [figures.to_dict() for figures in _registry.statistics.values()]
     return sorted(entries, key=lambda e: (e["scope"], e["name"], e["test"] or ""))
+
+
+def locks_asked_for(test: str) -> frozenset[str]:
+    """Return the names of the locks the test `test` (a node id) asked for in this process, at once."""
+    with _registry.lock:
+        return frozenset(_registry.by_test.get(test, ()))
 
 
 def exclusive(

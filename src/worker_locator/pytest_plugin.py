@@ -74,6 +74,25 @@ shown at every verbosity. Cache hits are counted only with the ini option
 `locator_count_hits = true`, since counting them takes every cached lookup
 through the locator's locked slow path.
 
+**Failure report.** When a test fails in a process that used the locator,
+its report gets a section, `worker-locator: the tests before this one`,
+which travels with the report under xdist: which worker ran it, how many
+tests ran there before it, which of those registered or overrode a service
+it looked up (a change that outlived that test), built or got an instance it
+then got (kept between tests, or cached under a wider unit), or held a
+resource it holds (`held_resources()`, `exclusive()`), and a command that
+replays the worker's order up to the failure in one process (`pytest -p
+no:xdist -p no:randomly` and the node ids, or `@FILE` for a long order).
+Nothing is recorded on a cached `get`; what a test got is read from the
+cache's own "used since the last sweep" bits, which the plugin clears as
+each test starts, so each test's first `get` of a service built before it
+takes the slow path once.
+
+**Leftovers.** `--locator-leftovers`, or the ini option `locator_leftovers
+= true`, lists at the end of the run the tests that left registrations,
+open `override` blocks or a new default locator behind, which the isolation
+undid; it is off by default.
+
 **Snapshots.** `--locator-snapshot DIR` makes each worker (or the single
 process of a run without xdist) write its snapshot to `DIR` at the end of the
 session, atomically and under a name no other worker, run or host uses. The
@@ -101,7 +120,7 @@ __all__ = ["ISOLATION_SCOPES", "ExclusiveResource", "OverrideService", "keep_syb
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add the `locator_isolation` and `locator_count_hits` ini options and the `--locator-snapshot` flag."""
+    """Add the `locator_isolation`, `locator_count_hits` and `locator_leftovers` ini options and two flags."""
     add_options(parser)
 
 

@@ -19,7 +19,7 @@ STATE: Final = "worker_locator_state"
 
 
 def add_options(parser: pytest.Parser) -> None:
-    """Add the `locator_isolation` ini option and the `--locator-snapshot` flag."""
+    """Add the ini options and the `--locator-snapshot` and `--locator-leftovers` flags."""
     parser.addini(
         "locator_isolation",
         "worker-locator: reset the default locator after each test (default), module, session, or none",
@@ -31,6 +31,12 @@ def add_options(parser: pytest.Parser) -> None:
         type="bool",
         default=False,
     )
+    parser.addini(
+        "locator_leftovers",
+        "worker-locator: list the tests that left registrations, override blocks or a new locator behind",
+        type="bool",
+        default=False,
+    )
     group = parser.getgroup("worker-locator")
     group.addoption(
         "--locator-snapshot",
@@ -38,6 +44,14 @@ def add_options(parser: pytest.Parser) -> None:
         dest="locator_snapshot",
         default=None,
         help="worker-locator: write each worker's locator snapshot into DIR (created if missing) at the end",
+    )
+    group.addoption(
+        "--locator-leftovers",
+        action="store_true",
+        dest="locator_leftovers",
+        default=False,
+        help="worker-locator: list the tests that left state behind which the isolation undid"
+        " (also the ini option locator_leftovers)",
     )
 
 
@@ -53,7 +67,9 @@ def configure(config: pytest.Config) -> None:
     scope = isolation_scope(config)
     snapshots = snapshot_directory(config)
     count_hits = bool(config.getini("locator_count_hits"))
-    config.pluginmanager.register(LocatorSession(config, scope, snapshots, count_hits=count_hits), STATE)
+    leftovers = bool(config.getoption("locator_leftovers")) or bool(config.getini("locator_leftovers"))
+    session = LocatorSession(config, scope, snapshots, count_hits=count_hits, leftovers=leftovers)
+    config.pluginmanager.register(session, STATE)
 
 
 def isolation_scope(config: pytest.Config) -> str:

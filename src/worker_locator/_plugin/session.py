@@ -13,8 +13,12 @@ from worker_locator._default import get_locator, install_default
 from worker_locator._exclusive import lock_statistics
 from worker_locator._identity import resource_namespace, worker_id
 from worker_locator._locator import Checkpoint, ServiceLocator
+from worker_locator._observation import journal_position
 
 from .documents import file_of, is_sybil, keep_sybil_documents_together
+from .leftovers import print_leftovers
+from .pollution import SECTION, PollutionRecorder
+from .replay import ReplayWriter
 from .scheduling import keep_documents_whole
 
 __all__ = ["LocatorSession"]
@@ -34,9 +38,11 @@ class LocatorSession:
     """This process's isolation state, figures and snapshot, registered as a plugin object."""
 
     def __init__(
-        self, config: pytest.Config, scope: str, snapshots: Path | None, *, count_hits: bool
+        self, config: pytest.Config, scope: str, snapshots: Path | None, *, count_hits: bool, leftovers: bool
     ) -> None:
         self._config = config
+        self._leftovers = leftovers
+        self._recorder: PollutionRecorder | None = None
         self._count_hits = count_hits
         self._scope = scope
         self._wider = _WIDER_SCOPES[scope]
@@ -93,7 +99,39 @@ class LocatorSession:
         self._count(before, sign=-1)
         if self._scope != "none":
             self._baseline = locator.checkpoint()
+        if not self._controller:
+            self._recorder = PollutionRecorder(
+                locator,
+                worker=worker_id(),
+                replay=ReplayWriter(self._config.rootpath, self._config.invocation_params.dir, worker_id()),
+                leftovers=self._leftovers,
+                journal_from=lambda: journal_position(self._baseline),
+                anchor=self._scope == "none",
+            )
         return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        __tracebackhide__ = True
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.test_starts(item)
+        try:
+            return (yield)
+        finally:
+            if recorder is not None:
+                recorder.test_ended(item)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.failed and self._recorder is not None:
+            text = self._recorder.section(item, call)
+            if text is not None:
+                report.sections.append((SECTION, text))
+        return report
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, object, object]:
@@ -104,6 +142,8 @@ class LocatorSession:
             assert locator is not None  # noqa: S101 - a baseline implies a locator
             self._extended.append((fixturedef, self._baseline))
             self._baseline = locator.checkpoint()
+            if self._recorder is not None:
+                self._recorder.fixture_registered()
         return result
 
     def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
@@ -121,6 +161,8 @@ class LocatorSession:
         try:
             return (yield)
         finally:
+            if self._recorder is not None:
+                self._recorder.test_ending(item, replaced=get_locator() is not self._locator)
             if self._baseline is not None and self._unit_ends(item, nextitem):
                 self._reset()
 
@@ -223,6 +265,9 @@ class LocatorSession:
                 self._problems.append(f"could not write the snapshot into {self._snapshots}: {exc}")
         figures["problems"] = list(self._problems)
         figures["used"] = self._used(figures)
+        if self._recorder is not None:
+            figures["leftovers"] = self._recorder.leftovers()
+            figures["recorded"] = self._recorder.used
         locator.count_hits = self._count_hits_before
         if self._worker:
             self._config.workeroutput[_OUTPUT_KEY] = figures  # type: ignore[attr-defined]
@@ -288,8 +333,14 @@ class LocatorSession:
         self._workers[str(name)] = figures
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if self._worker or not self._worth_reporting():
+        if self._worker:
             return
+        if self._worth_reporting():
+            self._print_figures(terminalreporter)
+        if self._leftovers:
+            print_leftovers(terminalreporter, self._workers, order=_worker_order)
+
+    def _print_figures(self, terminalreporter: pytest.TerminalReporter) -> None:
         verbose = _verbosity(self._config) > 0
         terminalreporter.section("worker-locator")
         for name in sorted(self._workers, key=_worker_order):
