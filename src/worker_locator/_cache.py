@@ -198,7 +198,7 @@ def close_entries(entries: list[Entry]) -> list[Exception]:
     if len(entries) > 1:
         entries = sorted(entries, key=lambda e: e.seq, reverse=True)
     for entry in entries:
-        if entry.is_override:
+        if entry.registration.is_override:
             continue
         try:
             _close_one(entry)

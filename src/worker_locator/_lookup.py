@@ -51,8 +51,10 @@ def resolve(loc: ServiceLocator, key: Key) -> Any:
     lock), and allocates the cache entry and nothing else.
     """
     me = get_ident()
+    lock = loc._lock  # acquired and released by hand: cheaper than `with` on the hot path
     try:
-        with loc._lock:
+        lock.acquire()
+        try:
             stack = loc._stacks.get(me)
             if stack is not None:
                 if key in stack:
@@ -76,6 +78,8 @@ def resolve(loc: ServiceLocator, key: Key) -> Any:
                 stack.append(key)
             loc._hot = NO_FAST_PATH
             generation, epoch = loc._generation, loc._epoch
+        finally:
+            lock.release()
     except _NotRegistered as missing:
         registered = missing.registered
     else:
@@ -84,7 +88,7 @@ def resolve(loc: ServiceLocator, key: Key) -> Any:
     raise ServiceNotRegisteredError(key, registered)
 
 
-def _build(  # noqa: C901, PLR0913, PLR0917 - one frame for the whole build, for speed; the claim passed on as is
+def _build(  # noqa: C901, PLR0912, PLR0913, PLR0917 - one frame for the whole build, for speed; the claim passed on as is
     loc: ServiceLocator,
     me: int,
     key: Key,
@@ -112,7 +116,9 @@ def _build(  # noqa: C901, PLR0913, PLR0917 - one frame for the whole build, for
             raise too_deep(key, getattr(exc, "worker_locator_depth", 0)) from None
         raise
     victims: list[Entry] | None = None
-    with loc._lock:  # read again: a factory that forks runs on in a child with a new lock
+    lock = loc._lock  # read again: a factory that forks runs on in a child with a new lock
+    lock.acquire()
+    try:
         if generation != loc._generation:
             return instance  # built across a fork: the child's caller gets it, uncached
         deps = _release(loc, me, key, stack)
@@ -135,6 +141,8 @@ def _build(  # noqa: C901, PLR0913, PLR0917 - one frame for the whole build, for
                 victims = cache.evict(keep=key, protected=in_progress(loc) if loc._owners else _NONE)
         elif stack:
             _record(loc, stack[-1], key, None)  # the dependent is built from an uncached service
+    finally:
+        lock.release()
     if victims:
         _close_evicted(victims)
     return instance
