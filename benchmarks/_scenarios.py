@@ -85,7 +85,7 @@ def cached_get(quick: bool) -> Result:  # noqa: FBT001 - scenarios share one sig
             "worker-locator get, count_hits=True",
             "counting.get(Service)",
             "",
-            "what the plugin turns on today",
+            "exact hit counts, opt-in (the plugin: locator_count_hits)",
         ),
     ]
     peer_namespace, peer_cases = _peers.cached_get()
