@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any, Final
 
@@ -51,8 +51,13 @@ class Cache:
     def add(self, key: Key, entry: Entry) -> None:
         """Cache `entry` under `key` and record the edges from what it was built from."""
         self.entries[key] = entry
+        if entry.deps:
+            self.link(key, entry.deps)
+
+    def link(self, key: Key, deps: Iterable[Key]) -> None:
+        """Record that the cached `key` was built from the cached `deps`."""
         dependents = self.dependents
-        for dep in entry.deps:
+        for dep in deps:
             found = dependents.get(dep)
             if found is None:
                 dependents[dep] = {key}
@@ -64,7 +69,7 @@ class Cache:
         self.entries.move_to_end(key)
         self.fast[key] = entry.instance
 
-    def all_cached(self, deps: dict[Key, Entry | None]) -> bool:
+    def all_cached(self, deps: Mapping[Key, Entry | None]) -> bool:
         """Whether every entry in `deps` is still the one cached under its key."""
         entries = self.entries
         return all(entry is not None and entries.get(key) is entry for key, entry in deps.items())
@@ -82,12 +87,8 @@ class Cache:
             fast.pop(current, None)
             dropped.append((current, entry))
             pending.extend(dependents.pop(current, ()))
-            for dep in entry.deps:
-                found = dependents.get(dep)
-                if found is not None:
-                    found.discard(current)
-                    if not found:
-                        del dependents[dep]
+            if entry.deps:
+                self._unlink(current, entry)
         if len(dropped) > 1:
             dropped.sort(key=lambda item: item[1].seq, reverse=True)
         return dropped
@@ -126,7 +127,7 @@ class Cache:
                 return False
         return True
 
-    def evict(self, keep: Key | None, protected: AbstractSet[Key]) -> list[Entry]:
+    def evict(self, keep: Key | None, protected: AbstractSet[Key]) -> list[Entry]:  # noqa: C901, PLR0912 - the usual case inlined, for speed
         """Evict least recently used services until the bound holds; return them, to be closed.
 
         Recency is tracked without touching the fast path (the CLOCK algorithm):
@@ -136,14 +137,18 @@ class Cache:
         and override values are never evicted, nor anything built from them.
         """
         victims: list[Entry] = []
-        entries, fast = self.entries, self.fast
+        entries, fast, dependents = self.entries, self.fast, self.dependents
+        clock = not self.exact_lru
         while self.bound is not None and len(entries) > self.bound:
             candidate = None
             swept: list[Key] = []
-            for key in entries:
-                if not self._evictable(key, keep, protected):
+            for key, entry in entries.items():
+                if key in dependents:
+                    if not self._evictable(key, keep, protected):
+                        continue
+                elif key == keep or key in protected or entry.registration.is_override:
                     continue
-                if not self.exact_lru and key in fast:
+                if clock and key in fast:
                     swept.append(key)
                     continue
                 candidate = key
@@ -155,15 +160,36 @@ class Cache:
                 candidate = next((k for k in entries if self._evictable(k, keep, protected)), None)
             if candidate is None:
                 break
-            for dropped_key, dropped in self.drop_with_dependents(candidate):
-                victims.append(dropped)
+            if candidate in dependents:
+                dropped = self.drop_with_dependents(candidate)
+            else:  # the usual case, without the walk
+                entry = entries.pop(candidate)
+                fast.pop(candidate, None)
+                if entry.deps:
+                    self._unlink(candidate, entry)
+                dropped = [(candidate, entry)]
+            for dropped_key, dropped_entry in dropped:
+                victims.append(dropped_entry)
                 self.evictions += 1
-                name = key_name(dropped_key)
-                if name in self.evicted or len(self.evicted) < _MAX_EVICTED_NAMES:
-                    self.evicted[name] += 1
+                name = dropped_key if type(dropped_key) is str else key_name(dropped_key)
+                evicted = self.evicted
+                if name in evicted:
+                    evicted[name] += 1
+                elif len(evicted) < _MAX_EVICTED_NAMES:
+                    evicted[name] = 1
                 else:
                     self.evicted_unnamed += 1
         return victims
+
+    def _unlink(self, key: Key, entry: Entry) -> None:
+        """Forget the edges from what `entry`, cached under `key` until now, was built from."""
+        dependents = self.dependents
+        for dep in entry.deps:
+            found = dependents.get(dep)
+            if found is not None:
+                found.discard(key)
+                if not found:
+                    del dependents[dep]
 
 
 def close_entries(entries: list[Entry]) -> list[Exception]:
@@ -172,7 +198,7 @@ def close_entries(entries: list[Entry]) -> list[Exception]:
     if len(entries) > 1:
         entries = sorted(entries, key=lambda e: e.seq, reverse=True)
     for entry in entries:
-        if entry.is_override:
+        if entry.registration.is_override:
             continue
         try:
             _close_one(entry)

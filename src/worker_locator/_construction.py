@@ -1,27 +1,17 @@
-"""Building one service: the per-thread chain of constructions, deadlock detection and the depth limit."""
+"""Building one service: calling its factory, deadlock detection across threads and the depth limit."""
 
 from __future__ import annotations
 
 from collections.abc import Generator
 from typing import Any, Final
 
-from ._entries import Entry, Key, Registration
+from ._entries import Key, Registration
 from ._errors import shown_name
 
-__all__ = ["MAX_DEPTH", "Frame", "construct", "deadlock_chain", "too_deep"]
+__all__ = ["MAX_DEPTH", "construct", "deadlock_chain", "too_deep"]
 
 MAX_DEPTH: Final = 200
 """The longest chain of services building each other (a factory calling `get`, and so on)."""
-
-
-class Frame:
-    """One construction in progress: its key and the entries its factory has looked up so far."""
-
-    __slots__ = ("deps", "key")
-
-    def __init__(self, key: Key) -> None:
-        self.key = key
-        self.deps: dict[Key, Entry | None] = {}
 
 
 def construct(key: Key, registration: Registration) -> tuple[Any, Generator[Any, None, None] | None]:
@@ -50,7 +40,7 @@ def deadlock_chain(
     me: int,
     key: Key,
     owners: dict[Key, int],
-    stacks: dict[int, list[Frame]],
+    stacks: dict[int, list[Key]],
     waiting: dict[int, Key],
 ) -> list[Key] | None:
     """Return the cycle that waiting for `key` would close, or `None` if waiting is safe.
@@ -58,13 +48,13 @@ def deadlock_chain(
     Follows "thread builds key, waits for key owned by thread ..." until it
     either ends or comes back to this thread, as importlib does for module locks.
     """
-    chain = [frame.key for frame in stacks.get(me, ())]
+    chain = list(stacks.get(me, ()))
     for _ in range(len(owners) + 1):
         owner = owners.get(key)
         if owner is None:
             return None
         chain.append(key)
-        owner_keys = [frame.key for frame in stacks.get(owner, ())]
+        owner_keys = stacks.get(owner, [])
         if key in owner_keys:
             chain.extend(owner_keys[owner_keys.index(key) + 1 :])
         waited = waiting.get(owner)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import inspect
 import os
 import time
-from collections.abc import Callable, Generator
-from typing import Any, TypeAlias
+import types
+from collections.abc import Callable, Generator, Mapping
+from typing import Any, Final, TypeAlias
 
-__all__ = ["Entry", "Key", "Registration", "check_key"]
+__all__ = ["NO_DEPS", "Entry", "Key", "Registration", "check_key"]
 
 Key: TypeAlias = "type[Any] | str"
 
@@ -27,6 +28,10 @@ class Registration:
         self.keep_between_tests = keep_between_tests
 
 
+NO_DEPS: Final[Mapping[Any, Any]] = types.MappingProxyType({})
+"""The `deps` of an entry whose factory looked nothing up: shared, so immutable."""
+
+
 class Entry:
     """One cached service: the instance, how it was built, and what it was built from.
 
@@ -37,22 +42,22 @@ class Entry:
 
     __slots__ = ("created_at", "deps", "finaliser", "hits", "instance", "owner_pid", "registration", "seq")
 
-    def __init__(  # noqa: PLR0913 - keyword-only beyond the three every entry has
+    def __init__(  # noqa: PLR0913, PLR0917 - positional, since a miss builds one: keywords cost more
         self,
         instance: object,
         seq: int,
         registration: Registration,
-        *,
         finaliser: Generator[Any, None, None] | None = None,
-        deps: dict[Key, Entry | None] | None = None,
+        deps: Mapping[Key, Entry | None] = NO_DEPS,
+        created_at: float | None = None,
         owner_pid: int | None = None,
     ) -> None:
         self.instance = instance
         self.seq = seq
         self.registration = registration
         self.finaliser = finaliser
-        self.deps: dict[Key, Entry | None] = deps or {}
-        self.created_at = time.time()
+        self.deps = deps
+        self.created_at = time.time() if created_at is None else created_at
         self.owner_pid = os.getpid() if owner_pid is None else owner_pid
         self.hits = 0
 

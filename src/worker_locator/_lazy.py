@@ -75,7 +75,7 @@ class LazyProxy(Generic[T]):
     if sys.version_info >= (3, 12):
 
         def __getattr__(self, name: str) -> Any:
-            if name[:6] == "_lazy_":  # a half-built proxy, as copy and pickle make
+            if name == "_lazy_target":  # unset: a half-built proxy, as `__new__` alone makes
                 raise AttributeError(name)
             target = self._lazy_target
             if target is _UNSET:

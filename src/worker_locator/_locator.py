@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from typing import Any, NoReturn, SupportsIndex, TypeVar, cast, overload
 
 from ._cache import Cache, close_entries
-from ._construction import MAX_DEPTH, Frame
+from ._construction import MAX_DEPTH
 from ._entries import Entry, Key, Registration, check_key
 from ._errors import shown_name
 from ._fork import quarantine, release, watch_forks
@@ -84,15 +84,15 @@ class ServiceLocator:
         self._fast = self._cache.fast
         self._owners: dict[Key, int] = {}
         self._waiting: dict[int, Key] = {}
-        self._stacks: dict[int, list[Frame]] = {}
-        self._building = 0
+        self._stacks: dict[int, list[Key]] = {}
+        self._deps: dict[Key, dict[Key, Entry | None]] = {}
         self._epoch = 0  # bumped by close(), restore() and clear_cache(): builds that span one are not cached
         self._hits = self._misses = self._constructions = 0
         self._pid = os.getpid()
         self._update_fast_path()
 
     def _update_fast_path(self) -> None:
-        fast = self._building == 0 and not self._count_hits
+        fast = not self._owners and not self._count_hits
         self._hot: Mapping[Key, Any] = self._fast if fast else NO_FAST_PATH
 
     def _after_fork_in_child(self) -> None:
