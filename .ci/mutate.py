@@ -84,6 +84,7 @@ class Mutant:
     module: str
     index: int
     line: int
+    end_line: int
     description: str
 
 
@@ -260,7 +261,8 @@ def all_mutants() -> list[Mutant]:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for index, (node, description) in enumerate(_candidates(tree)):
-            mutants.append(Mutant(module, index, getattr(node, "lineno", 0), description))
+            line = getattr(node, "lineno", 0)
+            mutants.append(Mutant(module, index, line, getattr(node, "end_lineno", line), description))
     return mutants
 
 
@@ -368,6 +370,24 @@ def run_mutant(mutant: Mutant, command: list[str], timeout: float) -> tuple[str,
     return {"passed": "survived", "failed": "killed", "timeout": "timeout"}[outcome], detail
 
 
+def executed_lines(folder: Path) -> dict[str, set[int]]:
+    """The lines of each core module that ran, from the coverage data files in `folder` (kept)."""
+    import coverage  # noqa: PLC0415 - needed only with --prune or --executed
+
+    with tempfile.TemporaryDirectory() as scratch:
+        data = coverage.CoverageData(basename=str(Path(scratch) / "combined"))
+        coverage.Coverage(data_file=str(Path(scratch) / "combined")).combine([str(folder)], keep=True)
+        data.read()
+        lines: dict[str, set[int]] = {}
+        for filename in data.measured_files():
+            path = Path(filename)
+            if path.parent.name == PACKAGE.name and path.name in MODULES:
+                lines.setdefault(path.name, set()).update(data.lines(filename) or ())
+    if not lines:
+        sys.exit(f"error: the coverage data in {folder} measured none of the core modules")
+    return lines
+
+
 def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -394,13 +414,15 @@ def markdown(results: list[tuple[Mutant, str, str]], args: argparse.Namespace, f
     killed = sum(o in {"killed", "timeout"} for _, o in valid)
     if valid:
         lines.append(f"| **all** | {len(valid)} | {killed} | **{100 * killed / len(valid):.0f}%** |")
+    never = sum(detail.startswith("not run") for _, _, detail in results)
+    if never:
+        lines += ["", f"{never} of the survivors are on lines the suite never executes (not run)."]
     lines += ["", "Surviving mutants:", ""]
     lines += [f"- `{m.module}:{m.line}` {m.description}" for m, o, _ in results if o == "survived"]
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    """Sample mutants with a seed, run the chosen suite against each, and report."""
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--sample", type=int, default=80)
@@ -410,7 +432,54 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="also write the scores and survivors to this file")
     parser.add_argument("--only", help="run only the sampled mutants of this module (e.g. _lazy.py)")
     parser.add_argument("--list", action="store_true", help="print the sample and exit")
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="run the unmutated suite under coverage, and count a mutant of a line it never runs as"
+        " survived without running it (it cannot be killed)",
+    )
+    parser.add_argument(
+        "--executed",
+        type=Path,
+        help="prune as --prune does, from the coverage data files of this folder (same commit);"
+        " with --timeout, the unmutated run is skipped (that coverage run was it)",
+    )
     args = parser.parse_args()
+    if args.prune and args.executed:
+        parser.error("--prune and --executed exclude each other")
+    return args
+
+
+def _unmutated(command: list[str], args: argparse.Namespace) -> tuple[float, dict[str, set[int]] | None]:
+    """Run the suite on the unmutated code (under coverage with --prune); return its time and what ran."""
+    if args.executed:
+        executed = executed_lines(args.executed)
+        if args.timeout:
+            return 0.0, executed
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as measured:
+        first = command
+        if args.prune:
+            first = [*command[:2], "coverage", "run", "--data-file", f"{measured}/.coverage", *command[1:]]
+        outcome, detail = run_suite(first, 1800.0)  # however loaded the machine
+        if outcome != "passed":
+            sys.exit(f"error: the suite fails on the unmutated code ({outcome}: {detail}); fix that first")
+        baseline = time.monotonic() - started
+        print(f"unmutated suite passed in {baseline:.0f} s", flush=True)
+        if args.prune:
+            return baseline, executed_lines(Path(measured))
+    return baseline, executed if args.executed else None
+
+
+def _never_run(mutant: Mutant, executed: dict[str, set[int]] | None) -> bool:
+    if executed is None:
+        return False
+    return executed.get(mutant.module, set()).isdisjoint(range(mutant.line, mutant.end_line + 1))
+
+
+def main() -> None:
+    """Sample mutants with a seed, run the chosen suite against each, and report."""
+    args = _arguments()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop)
@@ -428,29 +497,28 @@ def main() -> None:
     started_at = dt.datetime.now(dt.UTC)
     print(f"commit {commit}, {started_at:%Y-%m-%d %H:%M} UTC, load {_load()}:", shlex.join(command))
     started = time.monotonic()
-    outcome, detail = run_suite(command, 1800.0)  # the unmutated run, however loaded the machine
-    baseline = time.monotonic() - started
-    if outcome != "passed":
-        sys.exit(f"error: the suite fails on the unmutated code ({outcome}: {detail}); fix that first")
+    baseline, executed = _unmutated(command, args)
     timeout = args.timeout or max(60.0, 4 * baseline)
-    print(f"unmutated suite passed in {baseline:.0f} s; timeout per mutant {timeout:.0f} s", flush=True)
+    print(f"timeout per mutant {timeout:.0f} s", flush=True)
     results: list[tuple[Mutant, str, str]] = []
     for number, mutant in enumerate(sample, 1):
         begun = time.monotonic()
-        outcome, detail = run_mutant(mutant, command, timeout)
+        if _never_run(mutant, executed):
+            outcome, detail = "survived", "not run: the suite never executes this line"
+        else:
+            outcome, detail = run_mutant(mutant, command, timeout)
         results.append((mutant, outcome, detail))
         print(
             f"[{number}/{len(sample)}] {outcome:8} {mutant.module}:{mutant.line} {mutant.description}"
             f" ({time.monotonic() - begun:.0f} s) {detail}",
             flush=True,
         )
-    took = time.monotonic() - started
     facts = {
         "started": f"{started_at:%Y-%m-%d %H:%M}",
         "commit": commit[:12],
         "command": " ".join(["pytest", *command[3:]]),
         "population": str(len(mutants)),
-        "took": f"{took / 60:.0f} min",
+        "took": f"{(time.monotonic() - started) / 60:.0f} min",
         "load": _load(),
     }
     report = markdown(results, args, facts)

@@ -102,3 +102,13 @@ def test_checkpoints_come_only_from_the_locator() -> None:
 
     with pytest.raises(TypeError, match=r"checkpoints are taken with ServiceLocator.checkpoint\(\)"):
         Checkpoint()
+
+
+def test_restore_drops_an_override_value_even_under_a_checkpoint_taken_inside_its_block(
+    locator: ServiceLocator,
+) -> None:
+    # An override's value is never kept between tests: only keep_between_tests=True registrations are.
+    with locator.override("region", "us"):
+        inside = locator.checkpoint()
+        locator.restore(inside)
+        assert locator.snapshot()["services"] == []
