@@ -400,7 +400,7 @@ def markdown(results: list[tuple[Mutant, str, str]], args: argparse.Namespace, f
             f" (`{facts['command']}`), {len(results)} mutants sampled with seed {args.seed} out of"
             f" {facts['population']}; took {facts['took']}, load average {facts['load']}."
             f" Repeat with `python .ci/mutate.py --seed {args.seed} --sample {args.sample}"
-            f" --suite {args.suite}`."
+            f" --suite {args.suite}{' --prune' if facts['pruned'] == 'yes' else ''}`."
         ),
         "",
         "| module | mutants | killed | score |",
@@ -418,7 +418,14 @@ def markdown(results: list[tuple[Mutant, str, str]], args: argparse.Namespace, f
     if never:
         lines += ["", f"{never} of the survivors are on lines the suite never executes (not run)."]
     lines += ["", "Surviving mutants:", ""]
-    lines += [f"- `{m.module}:{m.line}` {m.description}" for m, o, _ in results if o == "survived"]
+    lines += [
+        f"- `{m.module}:{m.line}` {m.description}{' (never executed)' if d.startswith('not run') else ''}"
+        for m, o, d in results
+        if o == "survived"
+    ]
+    invalid = [f"- `{m.module}:{m.line}` {m.description}: {d}" for m, o, d in results if o == "invalid"]
+    if invalid:
+        lines += ["", "Not run (the edit did not give the intended tree):", "", *invalid]
     return "\n".join(lines) + "\n"
 
 
@@ -486,7 +493,9 @@ def main() -> None:
     commit = check_clean()
     mutants = all_mutants()
     rng = random.Random(args.seed)  # noqa: S311 (a reproducible sample, not a secret)
-    sample = sorted(rng.sample(mutants, min(args.sample, len(mutants))), key=lambda m: (m.module, m.index))
+    # In the order drawn: the first K of a sample are the sample of size K (random.sample draws one by
+    # one), so a run stopped early has still run a seeded sample, the one `--sample K` repeats.
+    sample = rng.sample(mutants, min(args.sample, len(mutants)))
     if args.only:
         sample = [m for m in sample if m.module == args.only]
     if args.list:
@@ -501,23 +510,28 @@ def main() -> None:
     timeout = args.timeout or max(60.0, 4 * baseline)
     print(f"timeout per mutant {timeout:.0f} s", flush=True)
     results: list[tuple[Mutant, str, str]] = []
-    for number, mutant in enumerate(sample, 1):
-        begun = time.monotonic()
-        if _never_run(mutant, executed):
-            outcome, detail = "survived", "not run: the suite never executes this line"
-        else:
-            outcome, detail = run_mutant(mutant, command, timeout)
-        results.append((mutant, outcome, detail))
-        print(
-            f"[{number}/{len(sample)}] {outcome:8} {mutant.module}:{mutant.line} {mutant.description}"
-            f" ({time.monotonic() - begun:.0f} s) {detail}",
-            flush=True,
-        )
+    try:
+        for number, mutant in enumerate(sample, 1):
+            begun = time.monotonic()
+            if _never_run(mutant, executed):
+                outcome, detail = "survived", "not run: the suite never executes this line"
+            else:
+                outcome, detail = run_mutant(mutant, command, timeout)
+            results.append((mutant, outcome, detail))
+            print(
+                f"[{number}/{len(sample)}] {outcome:8} {mutant.module}:{mutant.line} {mutant.description}"
+                f" ({time.monotonic() - begun:.0f} s) {detail}",
+                flush=True,
+            )
+    except _Interrupted:
+        print(f"stopped after {len(results)} mutants: the report is that of --sample {len(results)}")
+        args.sample = len(results)
     facts = {
         "started": f"{started_at:%Y-%m-%d %H:%M}",
         "commit": commit[:12],
         "command": " ".join(["pytest", *command[3:]]),
         "population": str(len(mutants)),
+        "pruned": "yes" if executed is not None else "no",
         "took": f"{(time.monotonic() - started) / 60:.0f} min",
         "load": _load(),
     }
