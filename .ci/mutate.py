@@ -375,9 +375,10 @@ def executed_lines(folder: Path) -> dict[str, set[int]]:
     import coverage  # noqa: PLC0415 - needed only with --prune or --executed
 
     with tempfile.TemporaryDirectory() as scratch:
-        data = coverage.CoverageData(basename=str(Path(scratch) / "combined"))
-        coverage.Coverage(data_file=str(Path(scratch) / "combined")).combine([str(folder)], keep=True)
-        data.read()
+        # combine() reads the files of a folder named as the data file is, plus a suffix: .coverage.*
+        cov = coverage.Coverage(data_file=str(Path(scratch) / ".coverage"))
+        cov.combine([str(folder)], keep=True)
+        data = cov.get_data()
         lines: dict[str, set[int]] = {}
         for filename in data.measured_files():
             path = Path(filename)
