@@ -146,3 +146,17 @@ def test_a_sweep_spends_the_second_chance_of_what_it_passes_over() -> None:
     assert c.closed
     assert not b.closed
     assert not e.closed
+
+
+def test_switching_hit_counting_on_later_switches_to_exact_lru_as_well() -> None:
+    locator = ServiceLocator(max_cached=3)
+    locator.count_hits = True
+    _register(locator, "a", "b", "c", "d")
+    a, b = locator.get("a"), locator.get("b")
+    locator.get("a")
+    locator.get("b")
+    c = locator.get("c")  # built last, never used again: CLOCK would evict it, exact LRU evicts a
+    locator.get("d")
+    assert a.closed
+    assert not b.closed
+    assert not c.closed

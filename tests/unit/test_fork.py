@@ -358,3 +358,24 @@ def test_a_factory_that_forks_gives_each_process_its_own_result_and_the_child_ca
     assert child["cached"] == 0, "built across a fork: the child's copy is not cached"
     assert got == parent_pid
     assert locator.get("forking") == parent_pid
+
+
+class Held:
+    """A service the test holds only weakly: the locator's reference is the only strong one."""
+
+
+def test_clear_all_caches_in_a_child_lets_what_it_inherited_be_freed_there(
+    locator: ServiceLocator, in_forked_child: ChildRunner
+) -> None:
+    locator.register(Held, Held)
+    ref = weakref.ref(locator.get(Held))
+
+    def child() -> list[bool]:
+        locator.clear_cache()
+        kept = ref() is not None  # quarantined: clear_cache never frees what the parent built
+        locator.clear_all_caches()
+        gc.collect()
+        return [kept, ref() is None]
+
+    assert in_forked_child(child) == [True, True]
+    assert ref() is not None
