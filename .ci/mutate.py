@@ -10,7 +10,7 @@ text changes (the rest of the file keeps its comments and line numbers: the docs
 
 Prints one line per mutant (and the test that killed it), then per-module scores and the survivors; with
 --markdown FILE, also writes them as Markdown. The suite must pass on the unmutated code first, and a mutant
-whose run outlives --timeout (default: 4 times that first run, at least 60 s) counts as killed.
+whose run outlives --timeout (default: 4 times that first run, at least 60 s) is reported apart.
 """
 
 from __future__ import annotations
@@ -404,17 +404,23 @@ def markdown(results: list[tuple[Mutant, str, str]], args: argparse.Namespace, f
             f" --suite {args.suite}{' --prune' if facts['pruned'] == 'yes' else ''}`."
         ),
         "",
-        "| module | mutants | killed | score |",
-        "|---|---|---|---|",
+        "| module | mutants | killed | timed out | survived | score |",
+        "|---|---|---|---|---|---|",
     ]
     valid = [(m, o) for m, o, _ in results if o != "invalid"]
-    for module in sorted({m.module for m, _ in valid}):
-        outcomes = [o for m, o in valid if m.module == module]
-        killed = sum(o in {"killed", "timeout"} for o in outcomes)
-        lines.append(f"| `{module}` | {len(outcomes)} | {killed} | {100 * killed / len(outcomes):.0f}% |")
-    killed = sum(o in {"killed", "timeout"} for _, o in valid)
-    if valid:
-        lines.append(f"| **all** | {len(valid)} | {killed} | **{100 * killed / len(valid):.0f}%** |")
+    # A timeout is either a mutant that hangs the suite or a loaded machine: shown apart, and left
+    # out of the score, so that load never raises it.
+    for module in [*sorted({m.module for m, _ in valid}), None]:
+        outcomes = [o for m, o in valid if module is None or m.module == module]
+        killed, survived = outcomes.count("killed"), outcomes.count("survived")
+        score = f"{100 * killed / (killed + survived):.0f}%" if killed + survived else "-"
+        name = "**all**" if module is None else f"`{module}`"
+        lines.append(
+            f"| {name} | {len(outcomes)} | {killed} | {outcomes.count('timeout')} | {survived} | {score} |"
+        )
+    timeouts = [f"- `{m.module}:{m.line}` {m.description}" for m, o, _ in results if o == "timeout"]
+    if timeouts:
+        lines += ["", "Timed out (not in the score):", "", *timeouts]
     never = sum(detail.startswith("not run") for _, _, detail in results)
     if never:
         lines += ["", f"{never} of the survivors are on lines the suite never executes (not run)."]
