@@ -250,8 +250,12 @@ def test_a_service_built_from_one_that_could_not_be_cached_is_not_cached_either(
         locator.register("inner", lambda: "inner, second factory")  # so this instance is not cached
         return "inner, first factory"
 
+    def outer() -> str:
+        built.append("outer")
+        return f"from {locator.get('inner')}"
+
     locator.register("inner", inner_that_replaces_itself)
-    locator.register("outer", lambda: built.append("outer") or f"from {locator.get('inner')}")
+    locator.register("outer", outer)
     assert locator.get("outer") == "from inner, first factory"
     assert locator.get("outer") == "from inner, second factory"  # rebuilt: its dependency was not cached
     assert locator.get("outer") == "from inner, second factory"
