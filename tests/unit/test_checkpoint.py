@@ -102,3 +102,47 @@ def test_checkpoints_come_only_from_the_locator() -> None:
 
     with pytest.raises(TypeError, match=r"checkpoints are taken with ServiceLocator.checkpoint\(\)"):
         Checkpoint()
+
+
+def test_restore_drops_an_override_value_even_under_a_checkpoint_taken_inside_its_block(
+    locator: ServiceLocator,
+) -> None:
+    # An override's value is never kept between tests: only keep_between_tests=True registrations are.
+    with locator.override("region", "us"):
+        inside = locator.checkpoint()
+        locator.restore(inside)
+        assert locator.snapshot()["services"] == []
+
+
+def test_a_later_checkpoint_still_restores_after_a_restore_to_an_earlier_one(locator: ServiceLocator) -> None:
+    locator.register("a", lambda: "a")
+    first = locator.checkpoint()
+    locator.register("b", lambda: "b")
+    second = locator.checkpoint()
+    locator.register("c", lambda: "c")
+    locator.restore(first)
+    assert locator.registered() == {"a"}
+    locator.restore(second)  # its changes were undone by the first restore, yet it still returns to them
+    assert locator.registered() == {"a", "b"}
+    assert locator.get("b") == "b"
+
+
+def test_restore_shortens_the_journal_to_its_checkpoint(locator: ServiceLocator) -> None:
+    # The per-test reset runs after every test: what it undoes must not pile up.
+    baseline = locator.checkpoint()
+    for i in range(100):
+        locator.register(f"key-{i}", object)
+        locator.restore(baseline)
+    assert locator.registered() == frozenset()
+    assert len(locator._registry._journal) == 0
+
+
+def test_a_checkpoint_of_another_locator_stands_for_its_registrations_then(locator: ServiceLocator) -> None:
+    other = ServiceLocator()
+    other.register("region", lambda: "eu")
+    then = other.checkpoint()
+    other.register("region", lambda: "us")
+    other.register("extra", object)
+    locator.restore(then)
+    assert locator.registered() == {"region"}
+    assert locator.get("region") == "eu"

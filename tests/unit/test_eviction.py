@@ -126,3 +126,37 @@ def test_without_a_bound_nothing_is_evicted() -> None:
         locator.get(f"k{i}")
     assert locator.stats()["cached"] == 500
     assert locator.stats()["evictions"] == 0
+
+
+def test_a_sweep_spends_the_second_chance_of_what_it_passes_over() -> None:
+    # CLOCK: a full sweep clears the "used" bit of every service it passes over, so that a
+    # service not used again since loses to one that was, and to the one built last.
+    locator = ServiceLocator(max_cached=3)
+    _register(locator, "a", "b", "c", "d", "e", "f")
+    a, b, c = (locator.get(name) for name in ("a", "b", "c"))
+    for name in ("a", "b", "c"):
+        locator.get(name)  # each one used again: its bit is set
+    d = locator.get("d")  # the sweep clears every bit and evicts the oldest, a
+    assert a.closed
+    locator.get("e")  # d was never used again: evicted
+    assert d.closed
+    e = locator.get("e")
+    locator.get("b")  # b is used after the sweep; c is not
+    locator.get("f")
+    assert c.closed
+    assert not b.closed
+    assert not e.closed
+
+
+def test_switching_hit_counting_on_later_switches_to_exact_lru_as_well() -> None:
+    locator = ServiceLocator(max_cached=3)
+    locator.count_hits = True
+    _register(locator, "a", "b", "c", "d")
+    a, b = locator.get("a"), locator.get("b")
+    locator.get("a")
+    locator.get("b")
+    c = locator.get("c")  # built last, never used again: CLOCK would evict it, exact LRU evicts a
+    locator.get("d")
+    assert a.closed
+    assert not b.closed
+    assert not c.closed

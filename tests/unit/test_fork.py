@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import multiprocessing
 import os
 import threading
@@ -308,3 +309,73 @@ def test_a_forked_child_renews_its_process_token_so_a_recycled_pid_still_gets_it
     first, again = in_forked_child(child)
     assert first == again, "stable within the child"
     assert first != parent_name
+
+
+def test_an_override_block_left_in_a_child_never_gives_the_child_what_the_parent_set_aside(
+    locator: ServiceLocator, in_forked_child: ChildRunner
+) -> None:
+    # What a block set aside was built in the parent: leaving the block in a child must not
+    # cache it there again (the fork generation tells the two processes' blocks apart).
+    locator.register(Owned, Owned)
+    parent = locator.get(Owned)
+    block = locator.override(Owned, Owned())
+    block.__enter__()
+    try:
+
+        def child() -> list[bool]:
+            block.__exit__(None, None, None)
+            mine = locator.get(Owned)
+            return [mine is parent, mine.pid == os.getpid()]
+
+        assert in_forked_child(child) == [False, True]
+    finally:
+        block.__exit__(None, None, None)
+    assert locator.get(Owned) is parent
+
+
+def test_a_factory_that_forks_gives_each_process_its_own_result_and_the_child_caches_none(
+    locator: ServiceLocator,
+) -> None:
+    parent_pid = os.getpid()
+    children: list[int] = []
+
+    def forking() -> int:
+        children.append(os.fork())
+        return os.getpid()
+
+    locator.register("forking", forking)
+    read_end, write_end = os.pipe()
+    got = locator.get("forking")
+    if os.getpid() != parent_pid:  # pragma: no cover - the child, which reports and leaves
+        report = json.dumps({"got": got, "me": os.getpid(), "cached": locator.stats()["cached"]})
+        os.write(write_end, report.encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        child = json.loads(pipe.read())
+    os.waitpid(children[0], 0)
+    assert child["got"] == child["me"] != parent_pid
+    assert child["cached"] == 0, "built across a fork: the child's copy is not cached"
+    assert got == parent_pid
+    assert locator.get("forking") == parent_pid
+
+
+class Held:
+    """A service the test holds only weakly: the locator's reference is the only strong one."""
+
+
+def test_clear_all_caches_in_a_child_lets_what_it_inherited_be_freed_there(
+    locator: ServiceLocator, in_forked_child: ChildRunner
+) -> None:
+    locator.register(Held, Held)
+    ref = weakref.ref(locator.get(Held))
+
+    def child() -> list[bool]:
+        locator.clear_cache()
+        kept = ref() is not None  # quarantined: clear_cache never frees what the parent built
+        locator.clear_all_caches()
+        gc.collect()
+        return [kept, ref() is None]
+
+    assert in_forked_child(child) == [True, True]
+    assert ref() is not None

@@ -163,3 +163,10 @@ def test_pickling_a_locator_says_locators_are_per_process(locator: ServiceLocato
         ) as caught:
             pickle.dumps(subject)
         assert "\n" not in str(caught.value)
+
+
+def test_a_host_name_longer_than_any_real_one_is_cut_to_255_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(socket, "gethostname", lambda: "h" * 300)
+    assert ServiceLocator().snapshot()["host"] == "h" * 255

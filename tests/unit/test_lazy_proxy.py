@@ -184,3 +184,10 @@ def test_copying_a_proxy_copies_what_it_stands_for_and_pickling_is_refused() -> 
     assert deep.items is not built[0].items
     with pytest.raises(TypeError, match="a LazyProxy cannot be pickled"):
         pickle.dumps(proxy)
+
+
+def test_a_single_underscore_attribute_of_the_target_is_reached_too() -> None:
+    target = Target()
+    target._private = "mine"  # type: ignore[attr-defined]
+    proxy = LazyProxy(lambda: target)
+    assert proxy._private == "mine"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -238,3 +239,45 @@ def test_repr_says_what_is_registered_and_cached(locator: ServiceLocator) -> Non
     locator.register(Database, Database)
     locator.get(Database)
     assert repr(locator).startswith("<ServiceLocator: 1 registered, 1 cached in pid ")
+
+
+def test_a_service_built_from_one_that_could_not_be_cached_is_not_cached_either(
+    locator: ServiceLocator,
+) -> None:
+    built: list[str] = []
+
+    def inner_that_replaces_itself() -> str:
+        locator.register("inner", lambda: "inner, second factory")  # so this instance is not cached
+        return "inner, first factory"
+
+    def outer() -> str:
+        built.append("outer")
+        return f"from {locator.get('inner')}"
+
+    locator.register("inner", inner_that_replaces_itself)
+    locator.register("outer", outer)
+    assert locator.get("outer") == "from inner, first factory"
+    assert locator.get("outer") == "from inner, second factory"  # rebuilt: its dependency was not cached
+    assert locator.get("outer") == "from inner, second factory"
+    assert built == ["outer", "outer"]
+
+
+def test_a_cached_get_takes_no_lock(locator: ServiceLocator) -> None:
+    # The fast path: once built, and while no factory runs, a lookup is a dict read.
+    locator.register("settings", dict)
+    settings = locator.get("settings")
+    assert locator.get("settings") is settings  # the first hit puts it on the fast path
+    got: list[object] = []
+    done = threading.Event()
+
+    def look_up() -> None:
+        got.append(locator.get("settings"))
+        done.set()
+
+    with locator._lock:  # another thread holding the locator's lock does not stop the lookup
+        reader = threading.Thread(target=look_up, daemon=True)
+        reader.start()
+        finished = done.wait(30)
+    reader.join(30)
+    assert finished, "a cached get waited for the locator's lock"
+    assert got == [settings]

@@ -104,3 +104,9 @@ def test_resource_lists_are_bounded(locator: ServiceLocator, count: int) -> None
     locator.register(Many, Many)
     locator.get(Many)
     assert len(locator.snapshot()["services"][0]["resources"]) == min(count, 100)
+
+
+def test_an_override_value_is_reported_as_this_process_s(locator: ServiceLocator) -> None:
+    with locator.override("x", 1):
+        (service,) = locator.snapshot()["services"]
+    assert service["owner_pid"] == os.getpid()
