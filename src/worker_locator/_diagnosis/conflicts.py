@@ -187,7 +187,7 @@ def process_of(holder: Holder) -> tuple[str, int, str]:
     return (holder.host, holder.pid, holder.resource_namespace)
 
 
-def _holder_order(holder: Holder) -> tuple[str, str, tuple[str | int, ...], int, str]:
+def _holder_order(holder: Holder) -> tuple[str, str, tuple[str | tuple[int, str], ...], int, str]:
     # Holders are not orderable themselves (testrun_uid may be None): conflicts sort by this.
     worker = natural_order(holder.worker_id)
     return (holder.host, holder.testrun_uid or "", worker, holder.pid, holder.resource_namespace)

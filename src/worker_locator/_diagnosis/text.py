@@ -45,10 +45,12 @@ def shown(value: object, width: int = _MESSAGE_WIDTH) -> str:
     return elide(repr(value), width)
 
 
-def natural_order(text: str) -> tuple[str | int, ...]:
+def natural_order(text: str) -> tuple[str | tuple[int, str], ...]:
     """Return a sort key that orders the numbers inside `text` by value: `gw2` before `gw10`.
 
     `re.split` with a group alternates text and digits, so the parts at one position are always both
-    strings or both integers and two keys always compare.
+    text or both numbers and two keys always compare. A number is compared by its length, then its
+    digits, never converted to `int`: a worker id from an untrusted snapshot may hold 100,000 digits.
     """
-    return tuple(int(part) if i % 2 else part for i, part in enumerate(_DIGITS.split(text)))
+    parts = _DIGITS.split(text)
+    return tuple((len(p.lstrip("0")), p.lstrip("0")) if i % 2 else p for i, p in enumerate(parts))
