@@ -80,7 +80,8 @@ which travels with the report under xdist: which worker ran it, how many
 tests ran there before it, which of those registered or overrode a service
 it looked up (a change that outlived that test), built or got an instance it
 then got (kept between tests, or cached under a wider unit), or held a
-resource it holds (`held_resources()`, `exclusive()`), and a command that
+resource it holds (`held_resources()`, [`exclusive()`][worker_locator.exclusive]),
+and a command that
 replays the worker's order up to the failure in one process (`pytest -p
 no:xdist -p no:randomly` and the node ids, or `@FILE` for a long order).
 Nothing is recorded on a cached `get`; what a test got is read from the
