@@ -23,19 +23,10 @@ from matplotlib.patches import Patch
 _ROOT = Path(__file__).resolve().parent.parent
 DATA = _ROOT / "docs" / "_data"
 CHARTS = _ROOT / "docs" / "assets" / "diagrams"
-OURS = "#3f51b5"
-PLAIN = "#9e9e9e"
-KEYED = "#ff9800"
-
-mpl.rcParams.update(
-    {
-        "svg.fonttype": "none",  # text stays text: small files that follow the page's font
-        "svg.hashsalt": "worker-locator",  # stable element ids, so a rerun changes only real figures
-        "font.size": 10,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-    }
-)
+# The colours and the SVG style (rcParams, set when plot.py is imported) of the performance charts.
+from plot import FLOOR as PLAIN  # noqa: E402
+from plot import OURS  # noqa: E402
+from plot import PEER as KEYED  # noqa: E402
 
 
 def _load(name: str) -> dict[str, Any]:
