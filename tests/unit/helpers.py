@@ -9,32 +9,16 @@ import socketserver
 from collections.abc import Callable
 from typing import Any
 
+from tests.forking import fork_and_read
+
 ChildRunner = Callable[[Callable[[], Any]], Any]
 
 
 def run_in_fork(body: Callable[[], Any]) -> Any:
     """Run `body` in a child made by `os.fork()` and return what it returned, as JSON."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child, whose coverage is not collected
-        status = 1
-        try:
-            os.close(read_end)
-            payload = json.dumps({"ok": body()})
-            status = 0
-        except BaseException as exc:  # noqa: BLE001 - every failure must reach the parent
-            payload = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
-        with os.fdopen(write_end, "w") as pipe:
-            pipe.write(payload)
-        os._exit(status)
-    os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        payload = pipe.read()
-    _, wait_status = os.waitpid(pid, 0)
-    result = json.loads(payload)
-    assert "error" not in result, f"the forked child failed: {result['error']}"
-    assert os.waitstatus_to_exitcode(wait_status) == 0
-    return result["ok"]
+    payload, exit_code = fork_and_read(lambda: json.dumps(body()).encode())
+    assert exit_code == 0, f"the forked child failed: {payload.decode(errors='replace')}"
+    return json.loads(payload)
 
 
 class Resource:
