@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from typing import Any
 
 import pytest
 
-from tests.diagnosis.helpers import Database, Plain, in_child, libc_fork
+from tests.diagnosis.helpers import Database, Plain, in_child, snapshots_of_libc_forks
 from worker_locator import ServiceLocator
 from worker_locator.diagnosis import Conflict, ConflictKind, Holder, detect_conflicts
 
@@ -78,16 +77,15 @@ def test_runs_and_workers_are_told_apart() -> None:
 
 
 def test_an_instance_inherited_by_a_fork_without_hooks_is_foreign() -> None:
-    locator = ServiceLocator()
-    locator.register("Database", Database)
-    locator.get("Database")
-    parent = os.getpid()
-    child = in_child(locator.snapshot, fork=libc_fork)
+    parent, (child,) = snapshots_of_libc_forks(1)
     (conflict,) = detect_conflicts([child])
     assert conflict.kind is ConflictKind.FOREIGN_INSTANCE
     assert conflict.subject == "Database"
     assert conflict.detail == f"built by pid {parent}, cached in pid {child['pid']}"
     # os.fork runs the hooks: the child drops what it inherited and has nothing foreign.
+    locator = ServiceLocator()
+    locator.register("Database", Database)
+    locator.get("Database")
     assert detect_conflicts([in_child(locator.snapshot)]) == []
 
 

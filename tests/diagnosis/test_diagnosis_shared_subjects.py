@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.diagnosis.helpers import Database, Plain, in_child, libc_fork
+from tests.diagnosis.helpers import Database, Plain, in_child, snapshots_of_libc_forks
 from worker_locator import ServiceLocator
 from worker_locator.diagnosis import Conflict, detect_conflicts, main, write_snapshot
 
@@ -56,17 +56,14 @@ def test_two_workers_at_their_bound_are_two_conflicts() -> None:
 
 
 def test_one_service_inherited_by_two_children_is_two_conflicts() -> None:
-    locator = ServiceLocator()
-    locator.register("Database", Database)
-    locator.get("Database")
-    children = [in_child(locator.snapshot, fork=libc_fork) for _ in range(2)]
+    parent, children = snapshots_of_libc_forks(2)
     conflicts = detect_conflicts(children)
     pids = sorted(child["pid"] for child in children)
     assert _rows(conflicts) == [
         ("shared-resource", "sqlite:/srv/app.db", pids),  # the inherited connection, in both children
         *[("foreign-instance", "Database", [pid]) for pid in pids],
     ]
-    assert {c.detail.split(",")[0] for c in conflicts[1:]} == {f"built by pid {os.getpid()}"}
+    assert {c.detail.split(",")[0] for c in conflicts[1:]} == {f"built by pid {parent}"}
 
 
 def test_one_service_evicted_in_two_workers_is_two_conflicts() -> None:
