@@ -13,7 +13,7 @@ from worker_locator._observation import journal_position
 from worker_locator._plugin.pollution import HISTORY, MAX_KEYS, PollutionRecorder
 from worker_locator._plugin.replay import ReplayWriter
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("unmeasured")]
 
 TESTS = 100_000
 
