@@ -38,6 +38,14 @@ def fork_and_read(
             view = view[os.write(write_end, view) :]
         os._exit(status)
     os.close(write_end)
+    return read_child(read_end, pid, deadline)
+
+
+def read_child(read_end: int, pid: int, deadline: float = CHILD_DEADLINE) -> tuple[bytes, int]:
+    """Read what child `pid` writes to `read_end` until it closes it, then reap it; fail after `deadline` s.
+
+    Returns the bytes and the child's exit code, and closes `read_end`.
+    """
     chunks: list[bytes] = []
     ends_at = time.monotonic() + deadline
     try:

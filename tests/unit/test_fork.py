@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.forking import read_child
 from tests.unit.helpers import ChildRunner, Client
 from worker_locator import (
     LazyProxy,
@@ -351,9 +352,9 @@ def test_a_factory_that_forks_gives_each_process_its_own_result_and_the_child_ca
         os.write(write_end, report.encode())
         os._exit(0)
     os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        child = json.loads(pipe.read())
-    os.waitpid(children[0], 0)
+    reply, exit_code = read_child(read_end, children[0])
+    assert exit_code == 0
+    child = json.loads(reply)
     assert child["got"] == child["me"] != parent_pid
     assert child["cached"] == 0, "built across a fork: the child's copy is not cached"
     assert got == parent_pid
