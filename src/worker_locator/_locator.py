@@ -272,6 +272,18 @@ class ServiceLocator:
         Raises:
             ExceptionGroup: One or more services failed to close.
             RuntimeError: An [`override`][] block is still open.
+
+        Examples:
+            Inside an override block, closing is refused; leave the block first:
+
+            >>> locator = ServiceLocator()
+            >>> locator.register("region", lambda: "eu")
+            >>> with locator.override("region", "us"):
+            ...     locator.close()
+            Traceback (most recent call last):
+            RuntimeError: close() called inside an override() block; leave the block first
+            >>> locator.get("region"), locator.close()
+            ('eu', None)
         """
         with self._lock:
             if self._overrides:
