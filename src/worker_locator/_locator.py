@@ -203,6 +203,17 @@ class ServiceLocator:
             Traceback (most recent call last):
             ...
             worker_locator.ServiceNotRegisteredError: no service registered for 'lst'; did you mean 'list'?
+
+            A chain of factories that each look up the next one stops at
+            `MAX_DEPTH`, well before Python's own recursion limit:
+
+            >>> for n in range(300):
+            ...     locator.register(f"layer-{n}", lambda n=n: [locator.get(f"layer-{n + 1}")])
+            >>> locator.get("layer-0")
+            Traceback (most recent call last):
+            ...
+            RuntimeError: the chain of services starting at 'layer-0' reached 201 levels
+            (the limit is 200); build part of it without nested get() calls, or shorten it
         """
         try:
             return self._hot[key]
