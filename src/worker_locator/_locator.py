@@ -158,6 +158,10 @@ class ServiceLocator:
             >>> locator.register("greeting", lambda: "bonjour")
             >>> locator.get("greeting")
             'bonjour'
+            >>> locator.register(42, lambda: "the answer")
+            Traceback (most recent call last):
+            ...
+            TypeError: service keys are types or strings, got int 42
         """
         check_key(key)
         if not callable(cast("object", factory)):
