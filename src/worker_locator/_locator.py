@@ -269,6 +269,13 @@ class ServiceLocator:
             'hello from us'
             >>> locator.get("greeting")
             'hello from eu'
+
+            A registration made inside the block is not undone:
+
+            >>> with locator.override("region", "us"):
+            ...     locator.register("region", lambda: "apac")
+            >>> locator.get("greeting")
+            'hello from apac'
         """
         check_key(key)
         return OverrideBlock(self, key, value)
