@@ -27,7 +27,7 @@ def _run_threads(targets: list[Callable[[], Any]]) -> list[Any]:
         except Exception as exc:  # noqa: BLE001 - the caller inspects what each thread got
             results[index] = exc
 
-    threads = [threading.Thread(target=run, args=(i, t)) for i, t in enumerate(targets)]
+    threads = [threading.Thread(target=run, args=(i, t), daemon=True) for i, t in enumerate(targets)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -149,7 +149,7 @@ def test_a_factory_may_start_a_thread_that_resolves_another_key(locator: Service
 
     def outer() -> str:
         found: list[str] = []
-        helper = threading.Thread(target=lambda: found.append(locator.get("inner")))
+        helper = threading.Thread(target=lambda: found.append(locator.get("inner")), daemon=True)
         helper.start()
         helper.join(JOIN_TIMEOUT)
         return "outer:" + found[0]
