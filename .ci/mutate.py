@@ -448,6 +448,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--only", help="run only the sampled mutants of this module (e.g. _lazy.py)")
     parser.add_argument("--list", action="store_true", help="print the sample and exit")
     parser.add_argument(
+        "--pick",
+        help="run only these positions of the sample, 1-based and comma-separated (e.g. the survivors"
+        " of an earlier run: 6,7,9)",
+    )
+    parser.add_argument(
         "--prune",
         action="store_true",
         help="run the unmutated suite under coverage, and count a mutant of a line it never runs as"
@@ -462,6 +467,13 @@ def _arguments() -> argparse.Namespace:
     args = parser.parse_args()
     if args.prune and args.executed:
         parser.error("--prune and --executed exclude each other")
+    if args.pick is not None:
+        try:
+            args.pick = [int(part) for part in args.pick.split(",")]
+        except ValueError:
+            parser.error(f"--pick takes sample positions like 6,7,9, not {args.pick[:40]!r}")
+        if not all(1 <= position <= args.sample for position in args.pick):
+            parser.error(f"--pick positions must be from 1 to --sample ({args.sample})")
     return args
 
 
@@ -504,6 +516,8 @@ def main() -> None:
     # In the order drawn: the first K of a sample are the sample of size K (random.sample draws one by
     # one), so a run stopped early has still run a seeded sample, the one `--sample K` repeats.
     sample = rng.sample(mutants, min(args.sample, len(mutants)))
+    if args.pick:
+        sample = [sample[position - 1] for position in args.pick]
     if args.only:
         sample = [m for m in sample if m.module == args.only]
     if args.list:
