@@ -270,12 +270,14 @@ class ServiceLocator:
             >>> locator.get("greeting")
             'hello from eu'
 
-            A registration made inside the block is not undone:
+            Registrations made inside the block stay, and a service it set aside
+            comes back only while its registration is the same:
 
             >>> with locator.override("region", "us"):
             ...     locator.register("region", lambda: "apac")
+            ...     locator.register("greeting", lambda: f"hi from {locator.get('region')}")
             >>> locator.get("greeting")
-            'hello from apac'
+            'hi from apac'
         """
         check_key(key)
         return OverrideBlock(self, key, value)
