@@ -357,6 +357,32 @@ class ServiceLocator:
         Raises:
             ExceptionGroup: Closing one or more dropped services failed; the
                 registrations are restored all the same.
+
+        Examples:
+            A test that leaves an override block open, and a service that fails
+            to close, are both undone:
+
+            >>> locator = ServiceLocator()
+            >>> locator.register("region", lambda: "eu")
+            >>> baseline = locator.checkpoint()
+            >>> block = locator.override("region", "us")
+            >>> block.__enter__()
+            'us'
+            >>> class Leaky:
+            ...     def close(self):
+            ...         raise OSError("socket already closed")
+            >>> locator.register("leaky", Leaky)
+            >>> _ = locator.get("leaky")
+            >>> try:
+            ...     locator.restore(baseline)
+            ... except ExceptionGroup as failed:
+            ...     print(failed.message, failed.exceptions)
+            1 service failed to close while restoring a checkpoint (OSError('socket already closed'),)
+            >>> locator.get("region"), "leaky" in locator.registered()
+            ('eu', False)
+            >>> block.__exit__(None, None, None)  # the block was discarded: this does nothing
+            >>> locator.get("region")
+            'eu'
         """
         with self._lock:
             self._registry.rollback(checkpoint)
@@ -375,7 +401,8 @@ class ServiceLocator:
             self._epoch += 1
         errors = close_entries(dropped)
         if errors:
-            msg = f"{len(errors)} services failed to close while restoring a checkpoint"
+            services = "service" if len(errors) == 1 else "services"
+            msg = f"{len(errors)} {services} failed to close while restoring a checkpoint"
             raise ExceptionGroup(msg, errors)
 
     def registered(self) -> frozenset[type[Any] | str]:

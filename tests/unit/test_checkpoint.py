@@ -86,7 +86,7 @@ def test_restore_raises_a_group_for_close_failures_after_restoring(locator: Serv
     baseline = locator.checkpoint()
     locator.register("broken", Broken)
     locator.get("broken")
-    with pytest.raises(ExceptionGroup, match="1 services failed to close while restoring"):
+    with pytest.raises(ExceptionGroup, match="1 service failed to close while restoring"):
         locator.restore(baseline)
     assert "broken" not in locator.registered()
     assert locator.stats()["cached"] == 0
