@@ -41,8 +41,8 @@ class LazyProxy(Generic[T]):
         <LazyProxy of <lambda>, not created>
         >>> built
         []
-        >>> settings.get("region"), settings["region"], built
-        ('eu', 'eu', [1])
+        >>> settings.get("region"), settings["region"], "region" in settings, built
+        ('eu', 'eu', True, [1])
     """
 
     __slots__ = ("__weakref__", "_lazy_factory", "_lazy_lock", "_lazy_target")

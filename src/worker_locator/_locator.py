@@ -298,6 +298,20 @@ class ServiceLocator:
             RuntimeError: An [`override`][] block is still open.
 
         Examples:
+            >>> closed = []
+            >>> class Named:
+            ...     def __init__(self, name):
+            ...         self.name = name
+            ...     def close(self):
+            ...         closed.append(self.name)
+            >>> locator = ServiceLocator()
+            >>> locator.register("engine", lambda: Named("engine"))
+            >>> locator.register("session", lambda: Named("session"))
+            >>> _ = locator.get("engine"), locator.get("session")
+            >>> locator.close()
+            >>> closed  # newest first
+            ['session', 'engine']
+
             Inside an override block, closing is refused; leave the block first:
 
             >>> locator = ServiceLocator()
