@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
 import time
 from collections.abc import Callable
+from typing import Any
 
 #: How long a forked child may take to answer before the test fails (and the child is killed).
 CHILD_DEADLINE = 120.0
 
 
-def fork_and_read(
-    body: Callable[[], bytes], *, fork: Callable[[], int] = os.fork, deadline: float = CHILD_DEADLINE
-) -> tuple[bytes, int]:
-    """Run `body` in a child made by `fork`; return the bytes it returned and its exit code.
+def run_in_fork(body: Callable[[], Any]) -> Any:
+    """Run `body` in a child made by `os.fork()` and return what it returned, through JSON."""
+    payload, exit_code = fork_and_read(lambda: json.dumps(body()).encode())
+    assert exit_code == 0, f"the forked child failed: {payload.decode(errors='replace')}"
+    return json.loads(payload)
+
+
+def fork_and_read(body: Callable[[], bytes], *, deadline: float = CHILD_DEADLINE) -> tuple[bytes, int]:
+    """Run `body` in a child made by `os.fork()`; return the bytes it returned and its exit code.
 
     The child leaves through `os._exit` (status 0 if `body` returned, 1 if it raised), so no
     clean-up of the parent's objects runs in it. A child that has not answered within `deadline`
@@ -24,7 +31,7 @@ def fork_and_read(
     threads can deadlock in the child.
     """
     read_end, write_end = os.pipe()
-    pid = fork()
+    pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child, whose coverage is not collected
         status = 1
         try:

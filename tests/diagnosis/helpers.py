@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.forking import fork_and_read
+from tests.forking import run_in_fork
 
 _ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,11 +28,9 @@ class Plain:
     """A service that declares nothing."""
 
 
-def in_child(take: Callable[[], dict[str, Any]], fork: Callable[[], int] = os.fork) -> dict[str, Any]:
-    """Return the snapshot `take` returns in a child process made by `fork`."""
-    payload, exit_code = fork_and_read(lambda: json.dumps(take()).encode(), fork=fork)
-    assert exit_code == 0, f"the child failed: {payload.decode(errors='replace')}"
-    return json.loads(payload)  # type: ignore[no-any-return]
+def in_child(take: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Return the snapshot `take` returns in a child process made by `os.fork()`."""
+    return run_in_fork(take)  # type: ignore[no-any-return]
 
 
 _LIBC_FORK_SCRIPT = """

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.unit.helpers import ChildRunner, LineHandler, LineServer, run_in_fork
+from tests.forking import run_in_fork
+from tests.unit.helpers import ChildRunner, LineHandler, LineServer
 
 
 @pytest.fixture(name="in_forked_child")

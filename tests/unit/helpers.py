@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import socketserver
 from collections.abc import Callable
 from typing import Any
 
-from tests.forking import fork_and_read
-
 ChildRunner = Callable[[Callable[[], Any]], Any]
-
-
-def run_in_fork(body: Callable[[], Any]) -> Any:
-    """Run `body` in a child made by `os.fork()` and return what it returned, as JSON."""
-    payload, exit_code = fork_and_read(lambda: json.dumps(body()).encode())
-    assert exit_code == 0, f"the forked child failed: {payload.decode(errors='replace')}"
-    return json.loads(payload)
 
 
 class Resource:
