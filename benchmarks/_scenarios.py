@@ -289,6 +289,17 @@ class _PropertyProxy:
         return self._target.value
 
 
+class _HookedPropertyProxy(_MinimalProxy):
+    """`_PropertyProxy`'s property on a class that also has `__getattr__`, as any proxy for all names needs."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> int:
+        """The target's `value`, through one Python-level call."""
+        return self._target.value  # type: ignore[no-any-return]
+
+
 def lazy_proxy(quick: bool) -> Result:  # noqa: FBT001 - as above
     """Time an attribute read through a created `LazyProxy` against a plain attribute."""
     target = Service()
@@ -300,12 +311,19 @@ def lazy_proxy(quick: bool) -> Result:  # noqa: FBT001 - as above
         "minimal": _MinimalProxy(target),
         "forwarding": _GetattributeProxy(target),
         "by_property": _PropertyProxy(target),
+        "hooked_property": _HookedPropertyProxy(target),
     }
     cases: list[_peers.Case] = [
         ("plain attribute", "target.value", "", "the floor"),
         ("minimal __getattr__ proxy", "minimal.value", "", "the least a pure-Python proxy costs"),
         ("minimal __getattribute__ proxy", "forwarding.value", "", "forwards first, no failed lookup"),
         ("a property reading the target's attribute", "by_property.value", "", "one Python call, no proxy"),
+        (
+            "the same property beside __getattr__",
+            "hooked_property.value",
+            "",
+            "the floor of a proxy for every name",
+        ),
         ("LazyProxy attribute (created)", "proxy.value", "", ""),
     ]
     timings = _timings(namespace, cases, quick)
@@ -317,6 +335,7 @@ def lazy_proxy(quick: bool) -> Result:  # noqa: FBT001 - as above
         "minimal_proxy_cpu_ratio": by["minimal __getattr__ proxy"].cpu_ns / plain.cpu_ns,
         "getattribute_proxy_cpu_ratio": by["minimal __getattribute__ proxy"].cpu_ns / plain.cpu_ns,
         "property_cpu_ratio": by["a property reading the target's attribute"].cpu_ns / plain.cpu_ns,
+        "hooked_property_cpu_ratio": by["the same property beside __getattr__"].cpu_ns / plain.cpu_ns,
     }
     return _result(timings, figures, baseline="plain attribute")
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import copy
-import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, NoReturn, SupportsIndex, TypeVar, cast
+from typing import Any, Final, Generic, NoReturn, SupportsIndex, TypeVar, cast
 
 from ._errors import key_name
 from ._fork import quarantine, watch_forks
@@ -32,7 +32,10 @@ class LazyProxy(Generic[T]):
     Attribute access, assignment and deletion, calls, item access, `len`,
     `in`, iteration and `with` reach the target; other operators, `==` and
     `hash` apply to the proxy itself. `copy.copy` and `copy.deepcopy` copy
-    the object it stands for; pickling is refused.
+    the object it stands for; pickling is refused. The first read of a name
+    through any proxy gives the class a property that forwards that name,
+    so later reads of it cost one property call (up to 256 names; dunder
+    names always take the slower `__getattr__` hook).
 
     Examples:
         >>> built = []
@@ -68,31 +71,20 @@ class LazyProxy(Generic[T]):
         object.__setattr__(self, "_lazy_lock", threading.Lock())
         object.__setattr__(self, "_lazy_target", _UNSET)
 
-    # Reaching the target costs one Python call. Where a lookup that falls through
-    # to `__getattr__` raises and catches an AttributeError first (3.11), every
-    # lookup goes through `__getattribute__` instead; from 3.12 on, the fall
-    # through is cheap and the proxy's own attributes keep their normal lookup.
-    if sys.version_info >= (3, 12):
-
-        def __getattr__(self, name: str) -> Any:
-            if name == "_lazy_target":  # unset: a half-built proxy, as `__new__` alone makes
-                raise AttributeError(name)
-            target = self._lazy_target
-            if target is _UNSET:
-                target = _target_of(self)
-            return getattr(target, name)
-
-    else:
-
-        def __getattribute__(self, name: str) -> Any:
-            if name[:1] != "_":
-                target = _read_target(self)
-                if target is _UNSET:
-                    target = _target_of(self)
-                return getattr(target, name)
-            if name.startswith(("__", "_lazy_")) or name == "_after_fork_in_child":
-                return object.__getattribute__(self, name)  # the proxy's own; unset on a half-built proxy
-            return getattr(_target_of(self), name)
+    def __getattr__(self, name: str) -> Any:
+        if name == "_lazy_target":  # unset: a half-built proxy, as `__new__` alone makes
+            raise AttributeError(name)
+        if name in _forwarding:  # the name's forwarding property ran and failed
+            failure = _failure_of(self, name)
+            if failure is not None:
+                raise failure
+        target = self._lazy_target
+        if target is _UNSET:
+            target = _target_of(self)
+        found = getattr(target, name)
+        if name not in _forwarding:
+            _forward(name)
+        return found
 
     def __setattr__(self, name: str, value: object) -> None:
         setattr(self._lazy_get(), name, value)
@@ -159,3 +151,69 @@ def _target_of(proxy: LazyProxy[Any]) -> Any:
                 target = object.__getattribute__(proxy, "_lazy_factory")()
                 object.__setattr__(proxy, "_lazy_target", target)
     return target
+
+
+# Forwarding properties. The first read of a name through any proxy falls through to
+# `__getattr__`, which then puts on the class a property that reads that name from the
+# target: later reads of the name, through any proxy, cost one property call (which the
+# interpreter inlines from 3.12 on) instead of the failed lookup and the hook. A property
+# that fails passes its AttributeError to `__getattr__`, which raises it again instead of
+# reading the attribute twice. Dunder names, the class's own names and names past the
+# limit keep the hook: every new property changes the class, and CPython stops
+# specialising lookups on a class changed too often (about 1,000 times).
+_MAX_FORWARDED: Final = 256
+_forwarding: set[str] = set()
+_failures = threading.local()
+
+
+def _forwarding_template(self: LazyProxy[Any]) -> Any:
+    try:
+        return self._lazy_target.NAME
+    except AttributeError as error:
+        return _missed(self, "NAME", error)
+
+
+def _forward(name: str) -> None:
+    """Give `LazyProxy` a property that reads `name` from the target, if the name allows it."""
+    if (
+        len(_forwarding) >= _MAX_FORWARDED
+        or not name.isidentifier()
+        or name.startswith("__")
+        or any(name in vars(cls) for cls in LazyProxy.__mro__)
+    ):
+        return
+    code = _forwarding_template.__code__
+    code = code.replace(
+        co_names=tuple(name if each == "NAME" else each for each in code.co_names),
+        co_consts=tuple(name if each == "NAME" else each for each in code.co_consts),
+        co_name=name,
+        co_qualname=f"LazyProxy.{name}",
+    )
+    getter = types.FunctionType(code, _forwarding_template.__globals__, name)
+    setattr(LazyProxy, name, property(getter, doc=f"The target's {name!r}."))
+    _forwarding.add(name)
+
+
+def _missed(proxy: LazyProxy[Any], name: str, error: AttributeError) -> Any:
+    """Finish a read by the forwarding property of `name` that failed with `error`.
+
+    An unbuilt target is built and read; a built target's own AttributeError
+    is kept for `__getattr__`, which Python calls next.
+    """
+    if _read_target(proxy) is _UNSET:
+        try:
+            return getattr(_target_of(proxy), name)
+        except AttributeError as failure:
+            error = failure
+    _failures.last = (proxy, name, error)
+    raise error
+
+
+def _failure_of(proxy: LazyProxy[Any], name: str) -> AttributeError | None:
+    """Return, once, the AttributeError that the forwarding property of `name` just raised on `proxy`."""
+    last = getattr(_failures, "last", None)
+    if last is None:
+        return None
+    _failures.last = None
+    failed_proxy, failed_name, error = last
+    return error if failed_proxy is proxy and failed_name == name else None

@@ -10,9 +10,23 @@ from collections.abc import Iterator
 
 import pytest
 
-from worker_locator import LazyProxy
+from worker_locator import LazyProxy, _lazy
 
 THREADS = 32
+
+
+@pytest.fixture(name="fresh_forwarding")
+def _fresh_forwarding() -> Iterator[None]:
+    """Start the test with no forwarding properties on `LazyProxy`, and end it so too."""
+
+    def remove_all() -> None:
+        for name in list(_lazy._forwarding):
+            delattr(LazyProxy, name)
+            _lazy._forwarding.discard(name)
+
+    remove_all()
+    yield
+    remove_all()
 
 
 class Target:
@@ -97,13 +111,22 @@ class _CountingLock:
         self._lock.release()
 
 
-def test_32_threads_create_it_once() -> None:
+@pytest.mark.usefixtures("fresh_forwarding")
+@pytest.mark.parametrize("path", ["hook", "forwarding property"])
+def test_32_threads_create_it_once(path: str) -> None:
     """A real race: the first build lasts until every other thread is inside the proxy.
 
     The factory returns only once the 31 other threads are all either waiting
     for the proxy's lock or building too. An unlocked proxy, or one that does
     not check again once it holds the lock, then builds 32 times, every time.
+    The first read of `value` goes through `__getattr__` or, once some proxy
+    has read `value`, through its forwarding property: both are raced.
     """
+    if path == "forwarding property":
+        assert LazyProxy(Target).value == 1
+        assert isinstance(vars(LazyProxy).get("value"), property)
+    else:
+        assert "value" not in vars(LazyProxy)
     builders: list[int] = []
     lock = _CountingLock()
 
@@ -191,3 +214,102 @@ def test_a_single_underscore_attribute_of_the_target_is_reached_too() -> None:
     target._private = "mine"  # type: ignore[attr-defined]
     proxy = LazyProxy(lambda: target)
     assert proxy._private == "mine"
+
+
+@pytest.mark.usefixtures("fresh_forwarding")
+def test_a_name_read_once_is_then_forwarded_by_a_property_for_every_proxy() -> None:
+    first, second = LazyProxy(Target), LazyProxy(lambda: {"a": 1})
+    assert "method" not in vars(LazyProxy)
+    assert first.method() == "called"
+    assert isinstance(vars(LazyProxy)["method"], property)
+    assert first.method() == "called"
+    assert LazyProxy(Target).method() == "called"  # a proxy not built yet is built by the property
+    assert not hasattr(second, "method")
+    with pytest.raises(AttributeError, match="'dict' object has no attribute 'method'"):
+        second.method  # noqa: B018 - the access is the point
+    assert second.get("a") == 1
+
+
+class _Failing:
+    def __init__(self) -> None:
+        self.reads = 0
+
+    @property
+    def broken(self) -> int:
+        self.reads += 1
+        msg = "broken inside"
+        raise AttributeError(msg)
+
+    @property
+    def working(self) -> int:
+        self.reads += 1
+        return 1
+
+
+@pytest.mark.usefixtures("fresh_forwarding")
+def test_an_attribute_that_raises_attribute_error_is_read_once_per_access() -> None:
+    """A forwarding property that fails hands its error to `__getattr__`, which must not read again."""
+    target = _Failing()
+    proxy = LazyProxy(lambda: target)
+    assert proxy.working == 1
+    assert proxy.working == 1
+    assert target.reads == 2
+    target.reads = 0
+    other = LazyProxy(type("Plain", (), {"broken": 2}))
+    assert other.broken == 2  # `broken` is forwarded by a property from now on
+    assert isinstance(vars(LazyProxy)["broken"], property)
+    for reads in (1, 2, 3):
+        with pytest.raises(AttributeError, match="broken inside"):
+            proxy.broken  # noqa: B018 - the access is the point
+        assert target.reads == reads
+    assert not hasattr(proxy, "broken")
+    assert target.reads == 4
+
+
+@pytest.mark.usefixtures("fresh_forwarding")
+def test_a_factory_that_raises_attribute_error_runs_once_per_access() -> None:
+    attempts: list[int] = []
+
+    def factory() -> Target:
+        attempts.append(1)
+        msg = "no settings yet"
+        raise AttributeError(msg)
+
+    assert LazyProxy(Target).value == 1  # `value` is forwarded by a property from now on
+    proxy = LazyProxy(factory)
+    for count in (1, 2):
+        with pytest.raises(AttributeError, match="no settings yet"):
+            proxy.value  # noqa: B018 - the access is the point
+        assert len(attempts) == count
+
+
+@pytest.mark.usefixtures("fresh_forwarding")
+def test_dunder_names_and_the_proxy_s_own_names_keep_the_hook() -> None:
+    def greet() -> str:
+        return "hi"
+
+    proxy = LazyProxy(lambda: greet)
+    assert proxy.__name__ == "greet"
+    assert proxy.__qualname__.endswith("greet")
+    assert getattr(proxy, "not-an-identifier", "absent") == "absent"
+    assert _lazy._forwarding == set()
+    assert vars(LazyProxy)["_lazy_get"] is LazyProxy._lazy_get
+
+
+@pytest.mark.usefixtures("fresh_forwarding")
+def test_forwarding_properties_stop_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the limit, names keep the hook: every new property changes the class (see `_lazy.py`)."""
+    monkeypatch.setattr(_lazy, "_MAX_FORWARDED", 2)
+    target = type("Many", (), {f"name_{n}": n for n in range(4)})()
+    proxy = LazyProxy(lambda: target)
+    assert [getattr(proxy, f"name_{n}") for n in range(4)] == [0, 1, 2, 3]
+    assert _lazy._forwarding == {"name_0", "name_1"}
+    assert "name_2" not in vars(LazyProxy)
+
+
+@pytest.mark.usefixtures("fresh_forwarding")
+def test_a_half_built_proxy_fails_plainly_through_a_forwarding_property() -> None:
+    assert LazyProxy(Target).value == 1
+    half_built = LazyProxy.__new__(LazyProxy)
+    with pytest.raises(AttributeError, match="_lazy_target"):
+        half_built.value  # noqa: B018 - the access is the point
