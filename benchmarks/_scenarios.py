@@ -290,7 +290,7 @@ class _PropertyProxy:
 
 
 class _HookedPropertyProxy(_MinimalProxy):
-    """`_PropertyProxy`'s property on a class that also has `__getattr__`, as any proxy for all names needs."""
+    """`_PropertyProxy`'s property on a class that also has `__getattr__`, as a proxy for every name must."""
 
     __slots__ = ()
 
