@@ -72,7 +72,10 @@ class Cache:
     def all_cached(self, deps: Mapping[Key, Entry | None]) -> bool:
         """Whether every entry in `deps` is still the one cached under its key."""
         entries = self.entries
-        return all(entry is not None and entries.get(key) is entry for key, entry in deps.items())
+        for key, entry in deps.items():  # a loop, not all() over a generator: this runs on every miss
+            if entry is None or entries.get(key) is not entry:
+                return False
+        return True
 
     def drop_with_dependents(self, key: Key) -> list[tuple[Key, Entry]]:
         """Forget `key` and every cached service built from it; return them, newest first."""
