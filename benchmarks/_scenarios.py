@@ -289,15 +289,11 @@ class _PropertyProxy:
         return self._target.value
 
 
-class _HookedPropertyProxy(_MinimalProxy):
-    """`_PropertyProxy`'s property on a class that also has `__getattr__`, as a proxy for every name must."""
+class _HookedPropertyProxy(_PropertyProxy):
+    """`_PropertyProxy` with `_MinimalProxy`'s `__getattr__`, which a proxy for every name must have."""
 
     __slots__ = ()
-
-    @property
-    def value(self) -> int:
-        """The target's `value`, through one Python-level call."""
-        return self._target.value  # type: ignore[no-any-return]
+    __getattr__ = _MinimalProxy.__getattr__
 
 
 def lazy_proxy(quick: bool) -> Result:  # noqa: FBT001 - as above
