@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import _miss_floors
 import _peers
 from _peers import Service
 from _timing import Timing, measure, measure_many
@@ -111,6 +112,12 @@ def _chain_locator() -> ServiceLocator:
     return locator
 
 
+def _floor_chain(floor: _miss_floors.FloorLocator) -> None:
+    floor.register(_peers.Leaf, _peers.Leaf)
+    floor.register(_peers.Middle, lambda: _peers.Middle(floor.get(_peers.Leaf)))
+    floor.register(_peers.Top, lambda: _peers.Top(floor.get(_peers.Middle)))
+
+
 def cold_chain(quick: bool) -> Result:  # noqa: FBT001 - as above
     """Time building Top(Middle(Leaf())) with nothing cached."""
     locator = _chain_locator()
@@ -129,13 +136,17 @@ def cold_chain(quick: bool) -> Result:  # noqa: FBT001 - as above
             "three factories, each calling get",
         ),
     ]
+    floor_namespace, floor_cases = _miss_floors.floor_cases(_peers.Top, _floor_chain)
     peer_namespace, peer_cases = _peers.cold_chain()
-    timings = _timings({**namespace, **peer_namespace}, ours + peer_cases, quick)
+    timings = _timings(
+        {**namespace, **floor_namespace, **peer_namespace}, ours + floor_cases + peer_cases, quick
+    )
     by = _by_label(timings)
     svcs = by["svcs fresh Container().get"]
     figures = {
         "vs_svcs_cpu_ratio": by["worker-locator clear_cache() + get"].cpu_ns / svcs.cpu_ns,
         "ours_cpu_us": by["worker-locator clear_cache() + get"].cpu_ns / 1000,
+        "floors_vs_svcs_cpu_ratio": {label: by[label].cpu_ns / svcs.cpu_ns for label, *_ in floor_cases},
     }
     return _result(timings, figures, baseline="constructors called by hand")
 
