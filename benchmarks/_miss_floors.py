@@ -11,7 +11,11 @@ miss path gives, in the plainest code that gives it:
   deadlocks across threads and the depth limit);
 - `deps`: every lookup made by a running factory takes the locked path and is
   recorded (what lets `override` rebuild dependents and eviction drop them);
-- `entries`: a cache entry per service, with the fields `snapshot()` reports.
+- `entries`: a cache entry per service, with the fields `snapshot()` reports;
+- `bound`: past it, the oldest service is evicted and closed outside the lock.
+
+`UnlockedBoundedCache` is the eviction churn's lowest floor: a bounded cache
+with no lock at all.
 
 A cleared flag costs one attribute read per miss. The differences between
 successive floors are what each guarantee costs, measured in the same process
@@ -28,7 +32,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-__all__ = ["FloorLocator", "floor_cases"]
+__all__ = ["FloorLocator", "UnlockedBoundedCache", "floor_cases"]
 
 _NO_FAST_PATH: Final[Mapping[Any, Any]] = types.MappingProxyType({})
 _NO_DEPS: Final[Mapping[Any, Any]] = types.MappingProxyType({})
@@ -60,8 +64,11 @@ class _Entry:
 class FloorLocator:
     """A locator whose miss gives only the guarantees its flags ask for."""
 
-    def __init__(self, *, stacks: bool = False, deps: bool = False, entries: bool = False) -> None:
+    def __init__(
+        self, *, stacks: bool = False, deps: bool = False, entries: bool = False, bound: int | None = None
+    ) -> None:
         self._stacks_on, self._deps_on, self._entries_on = stacks, deps, entries
+        self._bound = bound
         self._factories: dict[Any, Callable[[], Any]] = {}
         self._fast: dict[Any, Any] = {}
         self._hot: Mapping[Any, Any] = self._fast
@@ -127,7 +134,7 @@ class FloorLocator:
             lock.release()
         return self._build(me, key, factory, stack)
 
-    def _build(self, me: int, key: Any, factory: Callable[[], Any], stack: list[Any] | None) -> Any:  # noqa: C901 - each guarantee inline, as in a real miss path
+    def _build(self, me: int, key: Any, factory: Callable[[], Any], stack: list[Any] | None) -> Any:  # noqa: C901, PLR0912 - each guarantee inline, as in a real miss path
         try:
             instance = factory()
         except BaseException:
@@ -160,9 +167,17 @@ class FloorLocator:
             if self._entries_on:
                 entry = _Entry(instance, next(self._seq), factory, None, deps, time.time(), self._pid)
                 self._entries[key] = entry
-            self._fast[key] = instance
+            fast = self._fast
+            fast[key] = instance
+            victim = None
+            if self._bound is not None and len(fast) > self._bound:  # evict the oldest, close it below
+                oldest = next(iter(fast))
+                victim = fast.pop(oldest)
+                self._entries.pop(oldest, None)
         finally:
             lock.release()
+        if victim is not None:
+            _close(victim)
         return instance
 
     def _end_claim(self, me: int, key: Any, stack: list[Any] | None) -> None:
@@ -176,6 +191,37 @@ class FloorLocator:
             self._hot = self._fast
         if self._waiters:
             self._cond.notify_all()
+
+
+class UnlockedBoundedCache:
+    """The least a bounded cache costs in Python: a dict, no lock, the oldest key evicted and closed."""
+
+    def __init__(self, bound: int) -> None:
+        self._bound = bound
+        self._factories: dict[Any, Callable[[], Any]] = {}
+        self._fast: dict[Any, Any] = {}
+
+    def register(self, key: Any, factory: Callable[[], Any]) -> None:
+        """Register `factory` under `key`."""
+        self._factories[key] = factory
+
+    def get(self, key: Any) -> Any:
+        """Return `key`'s instance, building it on a miss."""
+        try:
+            return self._fast[key]
+        except KeyError:
+            pass
+        fast = self._fast
+        instance = fast[key] = self._factories[key]()
+        if len(fast) > self._bound:
+            _close(fast.pop(next(iter(fast))))
+        return instance
+
+
+def _close(instance: object) -> None:
+    close = getattr(instance, "close", None)
+    if callable(close):
+        close()
 
 
 _FLOORS: Final[tuple[tuple[str, dict[str, bool], str], ...]] = (

@@ -249,12 +249,26 @@ def eviction(quick: bool) -> Result:  # noqa: FBT001 - as above
             "every call a miss and an eviction",
         ),
     ]
+    floors: dict[str, _miss_floors.FloorLocator | _miss_floors.UnlockedBoundedCache] = {
+        "floor: a miss without locks, evicting the oldest": _miss_floors.UnlockedBoundedCache(50),
+        "floor: two-lock miss, evicting the oldest": _miss_floors.FloorLocator(bound=50),
+        "floor: + stack, lookups and entry, evicting the oldest": _miss_floors.FloorLocator(
+            stacks=True, deps=True, entries=True, bound=50
+        ),
+    }
+    for index, (label, floor) in enumerate(floors.items()):
+        for key in keys:
+            floor.register(key, object)
+        namespace[f"floor{index}"] = floor
+        namespace[f"floor{index}_keys"] = itertools.cycle(keys)
+        cases.append((label, f"floor{index}.get(next(floor{index}_keys))", "", "every call a miss"))
     timings = _timings(namespace, cases, quick)
     by = _by_label(timings)
     stats = locator.stats()
+    lru_timing = by["functools.lru_cache(50) on the cycle"]
     figures = {
-        "vs_lru_cpu_ratio": by["worker-locator get, max_cached=50"].cpu_ns
-        / by["functools.lru_cache(50) on the cycle"].cpu_ns,
+        "vs_lru_cpu_ratio": by["worker-locator get, max_cached=50"].cpu_ns / lru_timing.cpu_ns,
+        "floors_vs_lru_cpu_ratio": {label: by[label].cpu_ns / lru_timing.cpu_ns for label in floors},
         "ours_cpu_us": by["worker-locator get, max_cached=50"].cpu_ns / 1000,
         "evictions": stats["evictions"],
         "cached_at_end": stats["cached"],
