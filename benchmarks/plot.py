@@ -203,6 +203,21 @@ def _docs_tables(figures: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _kept_line(results: dict[str, Any]) -> list[str]:
+    """The header line naming the scenarios kept from earlier runs, with their dates and commits."""
+    kept = results["meta"].get("kept_from_earlier_run", [])
+    if not kept:
+        return []
+    runs: dict[str, list[str]] = {}
+    for name in kept:
+        scenario = results["scenarios"][name]
+        runs.setdefault(f"{scenario['date']}, commit `{scenario.get('commit', '?')}`", []).append(f"`{name}`")
+    return [
+        "- **Kept from an earlier run** (`run.py --keep`; each table gives its date): "
+        + "; ".join(f"{', '.join(names)} from {run}" for run, names in runs.items())
+    ]
+
+
 def tables(results: dict[str, Any]) -> str:
     """Return the page's tables as Markdown."""
     meta = results["meta"]
@@ -218,6 +233,7 @@ def tables(results: dict[str, Any]) -> str:
             f"- **Machine:** {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB,"
             f" {machine['platform']}"
         ),
+        *_kept_line(results),
         f"- **Python:** {meta['python']}" + (f"; LazyProxy also under {others}" if others else ""),
         f"- **Versions:** {versions}",
         (

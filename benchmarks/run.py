@@ -176,9 +176,16 @@ def _keep(scenarios: dict[str, Any], earlier_file: Path) -> list[str]:
     for name, result in earlier["scenarios"].items():
         if name not in scenarios:
             result.setdefault("date", earlier["meta"]["date"])
+            result.setdefault("commit", earlier["meta"]["commit"])
             scenarios[name] = result
             kept.append(name)
     return kept
+
+
+def _position(name: str) -> int:
+    """Where a scenario's results go: in `ORDER`, each Python's `lazy_proxy` in its place, docs last."""
+    base = "lazy_proxy" if name.startswith("lazy_proxy_") else name
+    return ORDER.index(base) if base in ORDER else len(ORDER)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     for result in scenarios.values():
         result["date"] = stamp
     kept = _keep(scenarios, args.keep) if args.keep else []
+    scenarios = dict(sorted(scenarios.items(), key=lambda item: _position(item[0])))
     results: dict[str, Any] = {
         "meta": {
             "date": stamp,
@@ -236,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick,
             "repeats": _timing.REPEATS,
             "python": sys.version.split()[0],
-            "other_pythons": {v: p for v, p in others.items() if "lazy_proxy" in names},
+            "other_pythons": {v: p for v, p in others.items() if f"lazy_proxy_{v}" in scenarios},
             "machine": _machine(),
             "load_at_end": _timing.load_average(),
             "versions": {
