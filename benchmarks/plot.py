@@ -45,7 +45,7 @@ def _colour(label: str, note: str) -> str:
     if label.startswith(("worker-locator", "LazyProxy", "get_locator")):
         return OURS
     if "floor" in note or label.startswith(
-        ("raw dict", "functools", "plain", "constructors", "minimal", "next()")
+        ("raw dict", "functools", "plain", "constructors", "minimal", "next()", "floor:")
     ):
         return FLOOR
     return PEER
