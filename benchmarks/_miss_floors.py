@@ -1,4 +1,4 @@
-"""What a thread-safe miss costs in pure Python, one guarantee at a time: the cold chain's floors.
+"""What a thread-safe miss costs in pure Python, one guarantee at a time: the floors of cold misses.
 
 `FloorLocator` is a throwaway locator, not worker-locator's code: its miss
 claims the key under a lock (a thread that finds it claimed waits), runs the
@@ -32,7 +32,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-__all__ = ["FloorLocator", "UnlockedBoundedCache", "floor_cases"]
+__all__ = ["FloorLocator", "UnlockedBoundedCache", "chain_cases", "churn_cases"]
 
 _NO_FAST_PATH: Final[Mapping[Any, Any]] = types.MappingProxyType({})
 _NO_DEPS: Final[Mapping[Any, Any]] = types.MappingProxyType({})
@@ -134,7 +134,7 @@ class FloorLocator:
             lock.release()
         return self._build(me, key, factory, stack)
 
-    def _build(self, me: int, key: Any, factory: Callable[[], Any], stack: list[Any] | None) -> Any:  # noqa: C901, PLR0912 - each guarantee inline, as in a real miss path
+    def _build(self, me: int, key: Any, factory: Callable[[], Any], stack: list[Any] | None) -> Any:
         try:
             instance = factory()
         except BaseException:
@@ -144,26 +144,13 @@ class FloorLocator:
         lock = self._lock
         lock.acquire()
         try:
-            owners = self._owners
-            del owners[key]
-            if self._waiters:
-                self._cond.notify_all()
-            if stack is not None:
-                stack.pop()
-                if not stack:
-                    del self._stacks[me]
-            deps: Mapping[Any, Any] = _NO_DEPS
-            if self._deps_on:
-                if not owners:
-                    self._hot = self._fast
-                if self._deps:
-                    deps = self._deps.pop(key, _NO_DEPS)
-                if stack:
-                    found = self._deps.get(stack[-1])
-                    if found is None:
-                        self._deps[stack[-1]] = {key: instance}
-                    else:
-                        found[key] = instance
+            deps = self._end_claim(me, key, stack)
+            if self._deps_on and stack:  # the dependent being built looked `key` up
+                found = self._deps.get(stack[-1])
+                if found is None:
+                    self._deps[stack[-1]] = {key: instance}
+                else:
+                    found[key] = instance
             if self._entries_on:
                 entry = _Entry(instance, next(self._seq), factory, None, deps, time.time(), self._pid)
                 self._entries[key] = entry
@@ -180,17 +167,19 @@ class FloorLocator:
             _close(victim)
         return instance
 
-    def _end_claim(self, me: int, key: Any, stack: list[Any] | None) -> None:
-        del self._owners[key]
+    def _end_claim(self, me: int, key: Any, stack: list[Any] | None) -> Mapping[Any, Any]:
+        """Under the lock: end this thread's claim on `key`; return what its factory looked up."""
+        owners = self._owners
+        del owners[key]
+        if self._waiters:
+            self._cond.notify_all()
         if stack is not None:
             stack.pop()
             if not stack:
                 del self._stacks[me]
-        self._deps.pop(key, None)
-        if not self._owners:
+        if not owners:
             self._hot = self._fast
-        if self._waiters:
-            self._cond.notify_all()
+        return self._deps.pop(key, _NO_DEPS) if self._deps else _NO_DEPS
 
 
 class UnlockedBoundedCache:
@@ -236,15 +225,16 @@ _FLOORS: Final[tuple[tuple[str, dict[str, bool], str], ...]] = (
 )
 
 
-def floor_cases(
-    top: type, chain: Callable[[FloorLocator], None]
-) -> tuple[dict[str, Any], list[tuple[str, str, str, str]]]:
+Cases = list[tuple[str, str, str, str]]
+
+
+def chain_cases(top: type, chain: Callable[[FloorLocator], None]) -> tuple[dict[str, Any], Cases]:
     """Return a namespace and the timed cases of each floor building `top` with nothing cached.
 
     `chain` registers the chain's factories on a floor locator.
     """
     namespace: dict[str, Any] = {"FloorTop": top}
-    cases: list[tuple[str, str, str, str]] = []
+    cases: Cases = []
     for index, (label, flags, note) in enumerate(_FLOORS):
         floor = FloorLocator(**flags)
         chain(floor)
@@ -253,4 +243,24 @@ def floor_cases(
         name = f"floor{index}"
         namespace[name] = floor
         cases.append((label, f"{name}.clear()\n{name}.get(FloorTop)", "", note))
+    return namespace, cases
+
+
+def churn_cases(keys: list[str], bound: int) -> tuple[dict[str, Any], Cases]:
+    """Return a namespace and the timed cases of each floor looking up `keys` in a cycle, past `bound`."""
+    floors: dict[str, FloorLocator | UnlockedBoundedCache] = {
+        "floor: a miss without locks, evicting the oldest": UnlockedBoundedCache(bound),
+        "floor: two-lock miss, evicting the oldest": FloorLocator(bound=bound),
+        "floor: + stack, lookups and entry, evicting the oldest": FloorLocator(
+            stacks=True, deps=True, entries=True, bound=bound
+        ),
+    }
+    namespace: dict[str, Any] = {}
+    cases: Cases = []
+    for index, (label, floor) in enumerate(floors.items()):
+        for key in keys:
+            floor.register(key, object)
+        namespace[f"churn{index}"] = floor
+        namespace[f"churn{index}_keys"] = itertools.cycle(keys)
+        cases.append((label, f"churn{index}.get(next(churn{index}_keys))", "", "every call a miss"))
     return namespace, cases

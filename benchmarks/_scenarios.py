@@ -136,7 +136,7 @@ def cold_chain(quick: bool) -> Result:  # noqa: FBT001 - as above
             "three factories, each calling get",
         ),
     ]
-    floor_namespace, floor_cases = _miss_floors.floor_cases(_peers.Top, _floor_chain)
+    floor_namespace, floor_cases = _miss_floors.chain_cases(_peers.Top, _floor_chain)
     peer_namespace, peer_cases = _peers.cold_chain()
     timings = _timings(
         {**namespace, **floor_namespace, **peer_namespace}, ours + floor_cases + peer_cases, quick
@@ -249,26 +249,16 @@ def eviction(quick: bool) -> Result:  # noqa: FBT001 - as above
             "every call a miss and an eviction",
         ),
     ]
-    floors: dict[str, _miss_floors.FloorLocator | _miss_floors.UnlockedBoundedCache] = {
-        "floor: a miss without locks, evicting the oldest": _miss_floors.UnlockedBoundedCache(50),
-        "floor: two-lock miss, evicting the oldest": _miss_floors.FloorLocator(bound=50),
-        "floor: + stack, lookups and entry, evicting the oldest": _miss_floors.FloorLocator(
-            stacks=True, deps=True, entries=True, bound=50
-        ),
-    }
-    for index, (label, floor) in enumerate(floors.items()):
-        for key in keys:
-            floor.register(key, object)
-        namespace[f"floor{index}"] = floor
-        namespace[f"floor{index}_keys"] = itertools.cycle(keys)
-        cases.append((label, f"floor{index}.get(next(floor{index}_keys))", "", "every call a miss"))
+    floor_namespace, floor_cases = _miss_floors.churn_cases(keys, 50)
+    namespace.update(floor_namespace)
+    cases += floor_cases
     timings = _timings(namespace, cases, quick)
     by = _by_label(timings)
     stats = locator.stats()
     lru_timing = by["functools.lru_cache(50) on the cycle"]
     figures = {
         "vs_lru_cpu_ratio": by["worker-locator get, max_cached=50"].cpu_ns / lru_timing.cpu_ns,
-        "floors_vs_lru_cpu_ratio": {label: by[label].cpu_ns / lru_timing.cpu_ns for label in floors},
+        "floors_vs_lru_cpu_ratio": {label: by[label].cpu_ns / lru_timing.cpu_ns for label, *_ in floor_cases},
         "ours_cpu_us": by["worker-locator get, max_cached=50"].cpu_ns / 1000,
         "evictions": stats["evictions"],
         "cached_at_end": stats["cached"],
