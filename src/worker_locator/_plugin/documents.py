@@ -1,10 +1,14 @@
-"""Sybil documents as pytest items: recognising them and keeping each one's examples together."""
+"""Sybil documents as pytest items: recognising them, keeping each one's examples together, reporting them."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-__all__ = ["file_of", "is_sybil", "keep_sybil_documents_together"]
+__all__ = ["file_of", "guard_traceback_filters", "is_sybil", "keep_sybil_documents_together"]
 
 
 def is_sybil(node: pytest.Item) -> bool:
@@ -52,3 +56,30 @@ def keep_sybil_documents_together(items: list[pytest.Item]) -> None:
 def _source_position(item: pytest.Item) -> int:
     region = getattr(getattr(item, "example", None), "region", None)
     return int(getattr(region, "start", 0))
+
+
+def guard_traceback_filters(items: list[pytest.Item]) -> None:
+    """Keep a failing example's report from becoming an INTERNALERROR that ends the session.
+
+    Sybil 10.1's `SybilItem._traceback_filter` reads the second entry of every
+    traceback it filters, and pytest also filters the tracebacks of an
+    exception's context and of an exception group's members. One of those
+    with a single entry (an exception raised and caught in the example's own
+    frame, or pytest's group of unraisable-exception warnings) raises
+    `IndexError` while the report is made: the session stops and the failing
+    example is never named. Guarded, that traceback is shown unfiltered.
+
+    Args:
+        items: The session's items; Sybil's get the guard, others are left alone.
+    """
+    for item in items:
+        original = getattr(item, "_traceback_filter", None)
+        if original is not None and is_sybil(item):
+            item._traceback_filter = functools.partial(_filter_or_keep, original)  # type: ignore[method-assign]  # noqa: SLF001 - Sybil's hook into pytest's reports
+
+
+def _filter_or_keep(original: Callable[[Any], Any], excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+    try:
+        return original(excinfo)
+    except IndexError:
+        return excinfo.traceback

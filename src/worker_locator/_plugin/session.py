@@ -15,7 +15,7 @@ from worker_locator._identity import resource_namespace, worker_id
 from worker_locator._locator import Checkpoint, ServiceLocator
 from worker_locator._observation import journal_position
 
-from .documents import file_of, is_sybil, keep_sybil_documents_together
+from .documents import file_of, guard_traceback_filters, is_sybil, keep_sybil_documents_together
 from .leftovers import print_leftovers
 from .pollution import SECTION, PollutionRecorder
 from .replay import ReplayWriter
@@ -77,6 +77,7 @@ class LocatorSession:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         keep_sybil_documents_together(items)
+        guard_traceback_filters(items)
 
     @pytest.hookimpl(wrapper=True, optionalhook=True)
     def pytest_xdist_make_scheduler(self) -> Generator[None, object, object]:
