@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import re
-import textwrap
 from collections import defaultdict
 
 import pytest
 
 from worker_locator._plugin.scheduling import document_units
-
-# A project as a new user has it: a Sybil conftest and nothing about worker-locator or xdist.
-SYBIL_CONFTEST = """
-    from sybil import Sybil
-    from sybil.parsers.markdown import PythonCodeBlockParser
-
-    pytest_collect_file = Sybil(parsers=[PythonCodeBlockParser()], patterns=["*.md"]).pytest()
-"""
 
 FENCE = "```"
 DOCUMENTS = "abcde"
@@ -35,14 +26,13 @@ def _document(name: str) -> str:
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(textwrap.dedent(SYBIL_CONFTEST))
+def project(sybil_project: pytest.Pytester) -> pytest.Pytester:
     for name in DOCUMENTS:
-        (pytester.path / f"doc_{name}.md").write_text(_document(name), encoding="utf-8")
+        (sybil_project.path / f"doc_{name}.md").write_text(_document(name), encoding="utf-8")
     for index in range(PLAIN_FILES):
         body = "".join(f"def test_{n}():\n    pass\n\n" for n in range(PLAIN_TESTS))
-        (pytester.path / f"test_plain_{index}.py").write_text(body, encoding="utf-8")
-    return pytester
+        (sybil_project.path / f"test_plain_{index}.py").write_text(body, encoding="utf-8")
+    return sybil_project
 
 
 TOTAL = len(DOCUMENTS) * EXAMPLES + PLAIN_FILES * PLAIN_TESTS

@@ -8,13 +8,6 @@ import pytest
 
 from worker_locator._plugin.documents import is_sybil
 
-SYBIL_CONFTEST = """
-    from sybil import Sybil
-    from sybil.parsers.markdown import PythonCodeBlockParser
-
-    pytest_collect_file = Sybil(parsers=[PythonCodeBlockParser()], patterns=["*.md"]).pytest()
-"""
-
 FENCE = "```"
 
 # Three dependent examples: register in the first, get in the third.
@@ -66,14 +59,13 @@ AFTER = """
 
 
 @pytest.fixture
-def documents(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(textwrap.dedent(SYBIL_CONFTEST))
+def documents(sybil_project: pytest.Pytester) -> pytest.Pytester:
     for name in ("a_dependent", "c_dependent"):
-        (pytester.path / f"{name}.md").write_text(textwrap.dedent(DEPENDENT), encoding="utf-8")
+        (sybil_project.path / f"{name}.md").write_text(textwrap.dedent(DEPENDENT), encoding="utf-8")
     for name in ("b_clean", "d_clean"):
-        (pytester.path / f"{name}.md").write_text(textwrap.dedent(CLEAN), encoding="utf-8")
-    pytester.makepyfile(test_after=textwrap.dedent(AFTER))
-    return pytester
+        (sybil_project.path / f"{name}.md").write_text(textwrap.dedent(CLEAN), encoding="utf-8")
+    sybil_project.makepyfile(test_after=textwrap.dedent(AFTER))
+    return sybil_project
 
 
 def test_examples_of_one_document_share_the_locator(documents: pytest.Pytester) -> None:

@@ -6,13 +6,6 @@ import textwrap
 
 import pytest
 
-SYBIL_CONFTEST = """
-    from sybil import Sybil
-    from sybil.parsers.markdown import PythonCodeBlockParser
-
-    pytest_collect_file = Sybil(parsers=[PythonCodeBlockParser()], patterns=["*.md"]).pytest()
-"""
-
 FENCE = "```"
 
 # The context of the failure was raised and caught in the example's own frame:
@@ -50,13 +43,12 @@ AFTER = """
 
 
 @pytest.fixture
-def documents(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(textwrap.dedent(SYBIL_CONFTEST))
-    pytester.makeini("[pytest]\nfilterwarnings = error\n")
-    (pytester.path / "chained.md").write_text(textwrap.dedent(CHAINED), encoding="utf-8")
-    (pytester.path / "unraisable.md").write_text(textwrap.dedent(UNRAISABLE), encoding="utf-8")
-    pytester.makepyfile(test_after=textwrap.dedent(AFTER))
-    return pytester
+def documents(sybil_project: pytest.Pytester) -> pytest.Pytester:
+    sybil_project.makeini("[pytest]\nfilterwarnings = error\n")
+    (sybil_project.path / "chained.md").write_text(textwrap.dedent(CHAINED), encoding="utf-8")
+    (sybil_project.path / "unraisable.md").write_text(textwrap.dedent(UNRAISABLE), encoding="utf-8")
+    sybil_project.makepyfile(test_after=textwrap.dedent(AFTER))
+    return sybil_project
 
 
 def test_failures_with_one_entry_tracebacks_are_reported(documents: pytest.Pytester) -> None:
