@@ -100,12 +100,24 @@ def test_uses_one_service(n):
 """
 
 
+def write_suite(root: Path) -> None:
+    """Write the 1,000-test suite into `root`: its config, its conftest and its tests."""
+    (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    (root / "conftest.py").write_text(_SUITE_CONFTEST, encoding="utf-8")
+    (root / "test_suite.py").write_text(_SUITE_TESTS.format(count=SUITE_TESTS), encoding="utf-8")
+
+
+def pytest_command(root: Path, extra: list[str]) -> list[str]:
+    """Return the command that runs pytest on a suite written in `root`, in one process."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
+    return [*command, "-p", "no:xdist", "-c", str(root / "pytest.ini"), "--rootdir", str(root), *extra]
+
+
 def _pytest(root: Path, extra: list[str], env_extra: dict[str, str]) -> tuple[dict[str, Any], float, float]:
     out = root / "out.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "BENCH_"))}
     env.update(env_extra, BENCH_OUT=str(out), PYTHONPATH=os.pathsep.join([str(root), str(_HERE)]))
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
-    command += ["-p", "no:xdist", "-c", str(root / "pytest.ini"), "--rootdir", str(root), *extra]
+    command = pytest_command(root, extra)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(  # noqa: S603 - our own interpreter running pytest on our own files
@@ -150,10 +162,8 @@ def suite(quick: bool) -> dict[str, Any]:  # noqa: FBT001 - as above
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as folder:
         root = Path(folder)
-        (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        write_suite(root)
         (root / "bench_timer.py").write_text(_TIMER_PLUGIN, encoding="utf-8")
-        (root / "conftest.py").write_text(_SUITE_CONFTEST, encoding="utf-8")
-        (root / "test_suite.py").write_text(_SUITE_TESTS.format(count=SUITE_TESTS), encoding="utf-8")
         for size in sizes:
             env = {"BENCH_REGISTRATIONS": str(size)}
             variants = {"plugin on": ["-p", "bench_timer"], "plugin off": ["-p", "bench_timer", *PLUGIN_OFF]}

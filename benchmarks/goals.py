@@ -55,24 +55,20 @@ GOALS: tuple[Goal, ...] = (
         "x",
     ),
     Goal(
-        "1,000-test suite over 50,000 registrations: plugin on <= 1.10 x plugin off (session CPU)",
-        "suite",
-        "session_cpu_ratio_at_50000",
+        # Counted in instructions (callgrind), not timed: CPU time moves by more than the margin
+        # between identical runs on these machines; the session's CPU time is still printed (`suite`).
+        "1,000-test suite over 50,000 registrations: its tests, plugin on <= 1.10 x off (instructions)",
+        "suite_instructions",
+        "tests_instructions_ratio_at_50000",
         1.10,
         "x",
-        # Met in most runs (0.86x to 1.01x) but 1.23x in one CI run at load 4 to 8: the session ratio
-        # is noisier than its margin, so it is printed, not enforced, until it is met with room.
-        known_miss=10,
     ),
     Goal(
-        "1,000-test suite over 100,000 registrations: plugin on <= 1.10 x plugin off (session CPU)",
-        "suite",
-        "session_cpu_ratio_at_100000",
+        "1,000-test suite over 100,000 registrations: its tests, plugin on <= 1.10 x off (instructions)",
+        "suite_instructions",
+        "tests_instructions_ratio_at_100000",
         1.10,
         "x",
-        # Met in most runs (0.86x to 1.01x) but 1.23x in one CI run at load 4 to 8: the session ratio
-        # is noisier than its margin, so it is printed, not enforced, until it is met with room.
-        known_miss=10,
     ),
     Goal(
         # "Independent of the number of registrations", read as: at most 1.5 x the cost at 10.

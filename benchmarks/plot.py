@@ -140,6 +140,18 @@ def _fmt(ns: float) -> str:
 
 
 def _rows(scenario: dict[str, Any]) -> Iterable[str]:
+    if "skipped" in scenario:
+        yield f"Skipped: {scenario['skipped']}."
+        return
+    if any("instructions" in case for case in scenario["cases"]):
+        yield "| case | instructions | the whole process | note |"
+        yield "|---|--:|--:|---|"
+        for case in scenario["cases"]:
+            yield (
+                f"| {case['label']} | {case['instructions']:,} | {case['process_instructions']:,}"
+                f" | {case.get('note', '')} |"
+            )
+        return
     base = next((c for c in scenario["cases"] if c["label"] == scenario.get("baseline")), None)
     if base:
         yield "| case | CPU | x baseline | wall | x baseline | note |"
@@ -167,6 +179,7 @@ TITLES = {
     "override": "override enter+exit",
     "isolation": "Per-test isolation: one test's change, then restore(checkpoint)",
     "suite": "A 1,000-test suite over many registrations, plugin on and off",
+    "suite_instructions": "The same suite's tests counted in instructions (callgrind), plugin on and off",
     "eviction": "get under eviction churn",
     "snapshot": "snapshot()",
     "docs_run": "pytest -n 8 docs/ src/ against -n 2",

@@ -42,6 +42,7 @@ ORDER = (
     "override",
     "isolation",
     "suite",
+    "suite_instructions",
     "eviction",
     "lazy_proxy",
     "snapshot",
@@ -50,10 +51,16 @@ ORDER = (
 
 def _scenarios() -> dict[str, Callable[[bool], dict[str, Any]]]:
     import _docs_run
+    import _instructions
     import _pytest_runs
     import _scenarios
 
-    return {**_scenarios.SCENARIOS, **_pytest_runs.SCENARIOS, **_docs_run.SCENARIOS}
+    return {
+        **_scenarios.SCENARIOS,
+        **_pytest_runs.SCENARIOS,
+        **_instructions.SCENARIOS,
+        **_docs_run.SCENARIOS,
+    }
 
 
 def _other_pythons() -> dict[str, str]:
@@ -156,8 +163,13 @@ def print_table(results: dict[str, Any], verdicts: list[dict[str, Any]]) -> None
         baseline = scenario.get("baseline")
         load = scenario.get("load_before", [])
         print(f"\n== {name}  (load before: {', '.join(map(str, load))})")
+        if "skipped" in scenario:
+            print(f"  skipped: {scenario['skipped']}")
         base = next((c for c in scenario["cases"] if c["label"] == baseline), None)
         for case in scenario["cases"]:
+            if "instructions" in case:
+                print(f"  {case['label'][:62]:62} {case['instructions']:>15,} instructions")
+                continue
             cpu, wall = case["cpu_ns"], case["wall_ns"]
             ratio_cpu = f"{cpu / base['cpu_ns']:7.2f}x" if base else " " * 8
             ratio_wall = f"{wall / base['wall_ns']:7.2f}x" if base else " " * 8
