@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
+from collections.abc import Callable
 
 from ._locator import ServiceLocator
 
-__all__ = ["get_locator", "install_default", "reset_locator"]
+__all__ = ["current_default", "get_locator", "install_default", "reset_locator", "watch_creation"]
 
 _lock = threading.Lock()
 _default: ServiceLocator | None = None
+# Called once each, outside the lock, when `get_locator` or `reset_locator` next creates a default.
+_watchers: list[Callable[[ServiceLocator], None]] = []
 
 
 def get_locator() -> ServiceLocator:
@@ -28,8 +32,10 @@ def get_locator() -> ServiceLocator:
     if locator is None:
         with _lock:
             locator = _default
-            if locator is None:
-                locator = _install(ServiceLocator())
+            if locator is not None:
+                return locator
+            locator = _install(ServiceLocator())
+        _created(locator)
     return locator
 
 
@@ -52,7 +58,9 @@ def reset_locator() -> ServiceLocator:
     with _lock:
         old = _default
         new = _install(ServiceLocator())
-    if old is not None:
+    if old is None:
+        _created(new)
+    else:
         old.close()
     return new
 
@@ -66,6 +74,38 @@ def install_default(locator: ServiceLocator) -> ServiceLocator | None:
         previous = _default
         _install(locator)
     return previous
+
+
+def current_default() -> ServiceLocator | None:
+    """Return the default locator if one exists, without creating it.
+
+    Not public API: the pytest plugin stays dormant while this is `None`.
+    """
+    return _default
+
+
+def watch_creation(callback: Callable[[ServiceLocator], None]) -> Callable[[], None]:
+    """Call `callback(locator)` once, when a default locator is next created; return a canceller.
+
+    Not public API: the pytest plugin wakes up with it when a test, or a
+    fixture, first uses the default locator.
+    """
+    with _lock:
+        _watchers.append(callback)
+
+    def cancel() -> None:
+        with _lock, contextlib.suppress(ValueError):
+            _watchers.remove(callback)
+
+    return cancel
+
+
+def _created(locator: ServiceLocator) -> None:
+    with _lock:
+        watchers = _watchers[:]
+        _watchers.clear()
+    for callback in watchers:
+        callback(locator)
 
 
 def _install(locator: ServiceLocator) -> ServiceLocator:
@@ -82,6 +122,7 @@ def _close_default_at_exit() -> None:
 def _reinit_lock_in_child() -> None:
     global _lock  # noqa: PLW0603 - a lock held by another thread at fork time never unlocks
     _lock = threading.Lock()
+    _watchers.clear()  # they belong to the parent's pytest session
 
 
 atexit.register(_close_default_at_exit)

@@ -10,7 +10,10 @@ pytest, or a pluggy older than 1.1, stops the run with one `ERROR:` line
 **Isolation.** Before the first test, the plugin takes a checkpoint of the
 default locator ([`worker_locator.get_locator()`][worker_locator.get_locator]):
 registrations made while conftest files and test modules were imported are
-the baseline. After each isolation unit it calls
+the baseline. If nothing has created the default locator by then, the plugin
+waits, and runs none of its per-test hooks, until a test or a fixture first
+does; the baseline is then that new, empty locator, so a suite that never uses
+the locator pays nothing per test for the plugin. After each isolation unit it calls
 [`restore`][worker_locator.ServiceLocator.restore] with that checkpoint, which
 drops the registrations made since, discards
 [`override`][worker_locator.ServiceLocator.override] blocks that were never

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+import sys
+from collections.abc import Callable, Generator
 from pathlib import Path
+from types import FrameType
 from typing import Any, Final
 
 import pytest
 
-from worker_locator._default import get_locator, install_default
+from worker_locator._default import current_default, get_locator, install_default, watch_creation
 from worker_locator._exclusive import lock_statistics
 from worker_locator._identity import resource_namespace, worker_id
 from worker_locator._locator import Checkpoint, ServiceLocator
@@ -21,7 +23,7 @@ from .pollution import SECTION, PollutionRecorder
 from .replay import ReplayWriter
 from .scheduling import keep_documents_whole
 
-__all__ = ["LocatorSession"]
+__all__ = ["LocatorSession", "UnitHooks"]
 
 _OUTPUT_KEY: Final = "worker_locator"
 # Fixtures of these scopes outlive one unit, so what they register joins the baseline.
@@ -32,6 +34,7 @@ _WIDER_SCOPES: Final = {
     "none": frozenset[str](),
 }
 _COUNTERS: Final = ("constructions", "misses", "evictions", "hits")
+_UNIT_HOOKS: Final = "worker_locator_unit_hooks"
 
 
 class LocatorSession:
@@ -63,6 +66,9 @@ class LocatorSession:
         self._finished = False
         self._fixtures_used = False
         self._workers: dict[str, dict[str, Any] | None] = {}
+        self._cancel_watch: Callable[[], None] | None = None
+        self._pending_wider: pytest.FixtureDef[Any] | None = None
+        self._woken_in: pytest.Item | None = None  # the test during which the locator was created
 
     @property
     def _worker(self) -> bool:
@@ -90,7 +96,18 @@ class LocatorSession:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self) -> Generator[None, object, object]:
         __tracebackhide__ = True
-        locator = self._locator = get_locator()
+        locator = current_default()
+        if locator is None and self._snapshots is None:
+            # Dormant until a test or a fixture first uses the default locator: a suite that never
+            # does runs none of the per-test hooks.
+            self._cancel_watch = watch_creation(self._wake)
+        else:
+            self._activate(get_locator())
+        return (yield)
+
+    def _activate(self, locator: ServiceLocator) -> None:
+        """Start isolating the default `locator`: its baseline, the recorder and the per-test hooks."""
+        self._locator = locator
         self._count_hits_before = locator.count_hits
         if self._count_hits:
             locator.count_hits = True
@@ -109,72 +126,40 @@ class LocatorSession:
                 journal_from=lambda: journal_position(self._baseline),
                 anchor=self._scope == "none",
             )
-        return (yield)
+        self._config.pluginmanager.register(UnitHooks(self), f"{_UNIT_HOOKS}-{id(self)}")
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        __tracebackhide__ = True
-        recorder = self._recorder
-        if recorder is not None:
-            recorder.test_starts(item)
-        try:
-            return (yield)
-        finally:
-            if recorder is not None:
-                recorder.test_ended(item)
+    def _wake(self, locator: ServiceLocator) -> None:
+        """Start isolating a default locator that a test or a fixture has just created.
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if report.failed and self._recorder is not None:
-            text = self._recorder.section(item, call)
-            if text is not None:
-                report.sections.append((SECTION, text))
-        return report
+        The per-test hooks start with the next hook call, in the middle of the
+        running test, so what they would have done at its start is done here.
+        """
+        self._cancel_watch = None
+        if self._finished:
+            return
+        self._activate(locator)
+        item, fixturedef = _running_now(self._config)
+        if fixturedef is not None and fixturedef.scope in self._wider:
+            # What a wider fixture registers joins the baseline once its set-up returns.
+            self._pending_wider = fixturedef
+        if item is not None and self._recorder is not None:
+            self._recorder.test_starts(item)
+            self._woken_in = item
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, object, object]:
-        __tracebackhide__ = True
-        result = yield
+    def _extend_baseline(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        """Make what a fixture wider than the unit registered part of the baseline until its teardown."""
         locator = self._locator
-        if fixturedef.scope in self._wider and self._baseline is not None and locator is get_locator():
+        if self._baseline is not None and locator is get_locator():
             assert locator is not None  # noqa: S101 - a baseline implies a locator
             self._extended.append((fixturedef, self._baseline))
             self._baseline = locator.checkpoint()
             if self._recorder is not None:
                 self._recorder.fixture_registered()
-        return result
 
-    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
-        for index in range(len(self._extended) - 1, -1, -1):
-            if self._extended[index][0] is fixturedef:
-                self._baseline = self._extended[index][1]
-                del self._extended[index:]
-                return
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(
-        self, item: pytest.Item, nextitem: pytest.Item | None
-    ) -> Generator[None, object, object]:
-        __tracebackhide__ = True
-        try:
-            return (yield)
-        finally:
-            if self._recorder is not None:
-                self._recorder.test_ending(item, replaced=get_locator() is not self._locator)
-            if self._baseline is not None and self._unit_ends(item, nextitem):
-                self._reset()
-
-    def _unit_ends(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool:
-        if nextitem is None:
-            return True
-        if self._scope == "test":
-            return not is_sybil(item) or not is_sybil(nextitem) or item.parent is not nextitem.parent
-        if self._scope == "module":
-            return file_of(item) is not file_of(nextitem)
-        return False
+    def _extend_for_pending(self) -> None:
+        fixturedef, self._pending_wider = self._pending_wider, None
+        if fixturedef is not None:
+            self._extend_baseline(fixturedef)
 
     def _reset(self, *, count: bool = True) -> None:
         """Bring the default locator back to the baseline; raise what closing services raised."""
@@ -247,16 +232,22 @@ class LocatorSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self) -> None:
-        locator = self._locator
-        if locator is None or self._finished:
+        if self._finished:
             return
         self._finished = True
+        if self._cancel_watch is not None:
+            self._cancel_watch()
+            self._cancel_watch = None
+        locator = self._locator
+        if locator is None:
+            self._report_unused()
+            return
         if self._baseline is not None:
             try:
                 self._reset(count=False)  # the last unit, if -x or an interrupt ended the loop early
             except ExceptionGroup as group:
                 self._problems.append(f"closing services at the end of the session failed: {group!r}")
-        figures = self._figures(locator)
+        figures = self._figures(dict(locator.stats()))
         if self._snapshots is not None and not self._controller:
             from worker_locator.diagnosis import write_snapshot  # noqa: PLC0415 - only runs that write snapshots pay for it
 
@@ -270,6 +261,20 @@ class LocatorSession:
             figures["leftovers"] = self._recorder.leftovers()
             figures["recorded"] = self._recorder.used
         locator.count_hits = self._count_hits_before
+        self._publish(figures)
+
+    def _report_unused(self) -> None:
+        """Publish the figures of a process whose tests never created the default locator."""
+        if self._controller:
+            return
+        stats = dict.fromkeys(_COUNTERS, 0)
+        figures = self._figures({**stats, "hits": None})
+        figures.update(problems=[], recorded=False)
+        figures["used"] = self._used(figures)
+        figures["leftovers"] = {"tests": [], "more": 0} if self._leftovers else None
+        self._publish(figures)
+
+    def _publish(self, figures: dict[str, Any]) -> None:
         if self._worker:
             self._config.workeroutput[_OUTPUT_KEY] = figures  # type: ignore[attr-defined]
         elif not self._controller:
@@ -293,8 +298,7 @@ class LocatorSession:
             return False
         return self._snapshots is not None or any(figures.get("used") for figures in reported)
 
-    def _figures(self, locator: ServiceLocator) -> dict[str, Any]:
-        stats = locator.stats()
+    def _figures(self, stats: dict[str, Any]) -> dict[str, Any]:
         return {
             "worker_id": worker_id(),
             "pid": os.getpid(),
@@ -361,6 +365,118 @@ class LocatorSession:
                 terminalreporter.line(f"{name}: snapshot {figures['snapshot']}")
             for problem in figures.get("problems", ()):
                 terminalreporter.line(f"{name}: {problem}", red=True)
+
+
+class UnitHooks:
+    """The per-test hooks of a `LocatorSession`: note each test's start and end, reset after each unit.
+
+    Registered only once the default locator exists, so that a suite that
+    never uses it runs none of them; they read and change their session's state.
+    """
+
+    def __init__(self, session: LocatorSession) -> None:
+        self._session = session
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        __tracebackhide__ = True
+        recorder = self._session._recorder
+        if recorder is not None:
+            recorder.test_starts(item)
+        try:
+            return (yield)
+        finally:
+            if recorder is not None:
+                recorder.test_ended(item)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        session = self._session
+        if session._pending_wider is not None:
+            session._extend_for_pending()
+        report = yield
+        if report.failed and session._recorder is not None:
+            text = session._recorder.section(item, call)
+            if text is not None:
+                report.sections.append((SECTION, text))
+        return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, object, object]:
+        __tracebackhide__ = True
+        session = self._session
+        if session._pending_wider is not None:
+            session._extend_for_pending()
+        result = yield
+        if fixturedef.scope in session._wider:
+            session._extend_baseline(fixturedef)
+        return result
+
+    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        session = self._session
+        extended = session._extended
+        for index in range(len(extended) - 1, -1, -1):
+            if extended[index][0] is fixturedef:
+                session._baseline = extended[index][1]
+                del extended[index:]
+                return
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
+        __tracebackhide__ = True
+        session = self._session
+        try:
+            return (yield)
+        finally:
+            recorder = session._recorder
+            if recorder is not None:
+                recorder.test_ending(item, replaced=get_locator() is not session._locator)
+            try:
+                if session._baseline is not None and self._unit_ends(item, nextitem):
+                    session._reset()
+            finally:
+                if session._woken_in is item and recorder is not None:
+                    session._woken_in = None
+                    recorder.test_ended(item)  # its protocol hook started before this object was registered
+
+    def _unit_ends(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool:
+        if nextitem is None:
+            return True
+        scope = self._session._scope
+        if scope == "test":
+            return not is_sybil(item) or not is_sybil(nextitem) or item.parent is not nextitem.parent
+        if scope == "module":
+            return file_of(item) is not file_of(nextitem)
+        return False
+
+
+def _running_now(config: pytest.Config) -> tuple[pytest.Item | None, pytest.FixtureDef[Any] | None]:
+    """Return the test of `config`'s session running now, and the fixture being set up for it, if any.
+
+    Read from the call stack: pytest's `runtestprotocol(item, ...)` is on it
+    while a test runs, and `pytest_fixture_setup(fixturedef, request)` while a
+    fixture's function runs; the innermost of each counts, and only if it
+    belongs to this session (an in-process pytester run has tests of its own).
+    """
+    item: pytest.Item | None = None
+    fixturedef: pytest.FixtureDef[Any] | None = None
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and item is None:
+        name, found = frame.f_code.co_name, frame.f_locals
+        if name == "pytest_fixture_setup" and fixturedef is None:
+            request = found.get("request")
+            if getattr(request, "config", None) is config:
+                fixturedef = found.get("fixturedef")
+        elif name == "runtestprotocol":
+            candidate = found.get("item")
+            if isinstance(candidate, pytest.Item) and candidate.config is config:
+                item = candidate
+        frame = frame.f_back
+    return item, fixturedef
 
 
 def _verbosity(config: pytest.Config) -> int:
