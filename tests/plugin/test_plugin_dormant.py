@@ -5,7 +5,8 @@ locator, then isolates it from that moment on with the same semantics as when
 the conftest created it: what a test registered is undone after it, what a
 wider fixture registered lasts until that fixture's teardown. Every run here
 is a subprocess, so that no default locator exists before its session starts
-(an in-process run would share this process's).
+(an in-process run would share this process's). A wider fixture that creates the
+locator is tested with the other wider fixtures, in `test_plugin_isolation.py`.
 """
 
 from __future__ import annotations
@@ -82,61 +83,6 @@ def test_reset_locator_as_the_first_use_is_undone_too(pytester: pytest.Pytester)
         """
     )
     pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)
-
-
-@pytest.mark.parametrize("extra", [[], ["-n", "2"]], ids=["one process", "xdist"])
-def test_a_locator_first_created_by_wider_fixtures_keeps_their_registrations_until_their_teardown(
-    pytester: pytest.Pytester, extra: list[str]
-) -> None:
-    pytester.makeconftest(
-        """
-        import pytest
-        from worker_locator import get_locator
-
-        @pytest.fixture(scope="session")
-        def session_services():
-            get_locator().register("session_value", lambda: "s")
-
-        @pytest.fixture(scope="module")
-        def module_services():
-            get_locator().register("module_value", lambda: "m")
-
-        @pytest.fixture
-        def test_services():
-            get_locator().register("test_value", lambda: "t")
-        """
-    )
-    pytester.makepyfile(
-        test_f1="""
-            from worker_locator import get_locator
-
-            def registered():
-                return get_locator().registered()
-
-            def test_1(session_services, module_services, test_services):
-                assert {"session_value", "module_value", "test_value"} <= registered()
-                get_locator().register("by_test_1", lambda: 1)
-
-            def test_2(session_services, module_services):
-                assert {"session_value", "module_value"} <= registered()
-                assert "test_value" not in registered()
-                assert "by_test_1" not in registered()
-
-            def test_3():
-                assert {"session_value", "module_value"} <= registered()
-        """,
-        test_f2="""
-            from worker_locator import get_locator
-
-            def test_4(session_services):
-                assert "session_value" in get_locator().registered()
-                assert "module_value" not in get_locator().registered()
-        """,
-    )
-    # Under xdist, loadfile keeps each file on one worker, so the session and module fixtures are
-    # set up where the tests that rely on them run.
-    dist = ["--dist", "loadfile"] if extra else []
-    pytester.runpytest_subprocess("-p", "no:randomly", *extra, *dist).assert_outcomes(passed=4)
 
 
 def test_a_worker_that_never_used_the_locator_still_reports_its_figures(pytester: pytest.Pytester) -> None:

@@ -6,6 +6,8 @@ import textwrap
 
 import pytest
 
+from worker_locator import get_locator
+
 # Shared by the generated conftest and tests: what the baseline is, and what tests built.
 STATE = """
     from worker_locator import get_locator
@@ -211,7 +213,16 @@ def test_the_isolation_unit_follows_the_ini_option(pytester: pytest.Pytester, sc
     pytester.runpytest_inprocess("-p", "no:randomly").assert_outcomes(passed=3)
 
 
-def test_registrations_of_wider_fixtures_last_as_long_as_the_fixture(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize(
+    "runner",
+    ["in process", "subprocess", "subprocess under xdist"],
+)
+def test_registrations_of_wider_fixtures_last_as_long_as_the_fixture(
+    pytester: pytest.Pytester, runner: str
+) -> None:
+    # In process, the default locator exists before the run starts (this process's own, created
+    # below if no earlier test did); in a subprocess, the session fixture creates it, and the
+    # plugin, dormant until then, wakes up inside that fixture's set-up.
     pytester.makeconftest(
         """
         import pytest
@@ -224,6 +235,10 @@ def test_registrations_of_wider_fixtures_last_as_long_as_the_fixture(pytester: p
         @pytest.fixture(scope="module")
         def module_services():
             get_locator().register("module_value", lambda: "m")
+
+        @pytest.fixture
+        def test_services():
+            get_locator().register("test_value", lambda: "t")
         """
     )
     pytester.makepyfile(
@@ -233,13 +248,14 @@ def test_registrations_of_wider_fixtures_last_as_long_as_the_fixture(pytester: p
             def registered():
                 return get_locator().registered()
 
-            def test_1(session_services, module_services):
-                assert {"session_value", "module_value"} <= registered()
-                get_locator().register("test_value", lambda: "t")
+            def test_1(session_services, module_services, test_services):
+                assert {"session_value", "module_value", "test_value"} <= registered()
+                get_locator().register("by_test_1", lambda: 1)
 
             def test_2(session_services, module_services):
                 assert {"session_value", "module_value"} <= registered()
                 assert "test_value" not in registered()
+                assert "by_test_1" not in registered()
 
             def test_3():
                 assert {"session_value", "module_value"} <= registered()
@@ -252,7 +268,14 @@ def test_registrations_of_wider_fixtures_last_as_long_as_the_fixture(pytester: p
                 assert "module_value" not in get_locator().registered()
         """,
     )
-    pytester.runpytest_inprocess("-p", "no:randomly").assert_outcomes(passed=4)
+    if runner == "in process":
+        get_locator()
+        result = pytester.runpytest_inprocess("-p", "no:randomly")
+    elif runner == "subprocess":
+        result = pytester.runpytest_subprocess("-p", "no:randomly")
+    else:  # loadfile keeps each file on one worker, where its session and module fixtures are set up
+        result = pytester.runpytest_subprocess("-p", "no:randomly", "-n", "2", "--dist", "loadfile")
+    result.assert_outcomes(passed=4)
 
 
 def test_closing_failures_are_a_teardown_error_of_the_test(pytester: pytest.Pytester) -> None:
