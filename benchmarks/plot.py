@@ -179,7 +179,7 @@ TITLES = {
     "override": "override enter+exit",
     "isolation": "Per-test isolation: one test's change, then restore(checkpoint)",
     "suite": "A 1,000-test suite over many registrations, plugin on and off",
-    "suite_instructions": "The suite, and a plain one, counted in instructions (callgrind), plugin on and off",
+    "suite_instructions": "That suite and a plain one in instructions (callgrind), plugin on and off",
     "eviction": "get under eviction churn",
     "snapshot": "snapshot()",
     "docs_run": "pytest -n 8 docs/ src/ against -n 2",
