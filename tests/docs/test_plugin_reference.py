@@ -32,6 +32,10 @@ import pytest
 class Probe:
     def pytest_collection_finish(self, session):
         pm = session.config.pluginmanager
+        # The per-test hooks are registered once the default locator exists, which a collection
+        # never gets to: register them here, as the plugin would.
+        from worker_locator._plugin.session import UnitHooks
+        pm.register(UnitHooks(None), "probe-unit-hooks")
         found = {}
         for _, plugin in pm.list_name_plugin():
             module = plugin.__name__ if isinstance(plugin, types.ModuleType) else type(plugin).__module__

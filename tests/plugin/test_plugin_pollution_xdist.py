@@ -83,14 +83,17 @@ def _generated_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _project(tmp_path_factory.mktemp("polluted"))
 
 
-SEEDS = (1, 2, 3, 4, 5)
+# Whether a victim runs after the polluter on its worker depends on how xdist deals the tests,
+# which depends on the workers' speed: under heavy load, 2 of the first 5 seeds had one once.
+SEEDS = (1, 2, 3, 4, 5, 6, 7, 8)
 
 
 def test_the_polluter_is_named_in_every_failure_of_every_seed(project: Path) -> None:
     polluted = 0
     for seed in SEEDS:
         polluted += _check_one_seed(project, seed)
-    # 19 victims: in most seeds some victim runs after the polluter on the same worker.
+    # 19 victims: in most seeds some victim runs after the polluter on the same worker (6 of these
+    # 8 in a run beside a CI run, 2026-12-07).
     assert polluted >= 3, f"only {polluted} of {len(SEEDS)} seeds had a victim run after the polluter"
 
 
