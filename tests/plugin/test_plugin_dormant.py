@@ -130,3 +130,28 @@ def test_the_test_that_first_created_the_locator_is_named_in_a_later_failure_rep
             "*registered 'region', which this test looked up",
         ]
     )
+
+
+def test_a_failure_report_counts_the_tests_run_before_the_locator_existed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_alone="""
+        def test_plain():
+            pass
+
+        def test_fails(service_locator):
+            service_locator.register("x", object)
+            service_locator.get("x")
+            assert False
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ran 1 test before this one; none of them touched",
+            "*Replay pid-*'s order up to this test (#2) in one process:",
+            "*pytest -p no:xdist -p no:randomly *",
+            "*test_alone.py::test_plain *",
+            "*test_alone.py::test_fails",
+        ]
+    )

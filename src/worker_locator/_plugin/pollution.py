@@ -105,6 +105,10 @@ class PollutionRecorder:
 
     # -- test boundaries ------------------------------------------------------
 
+    def ran_before(self, items: list[pytest.Item]) -> None:
+        """Note the tests this process ran before the recorder started, in their order."""
+        self._order[:0] = items
+
     def test_starts(self, item: pytest.Item) -> None:
         """Note the test's place in the order, and what is cached and registered as it starts."""
         position = len(self._order)

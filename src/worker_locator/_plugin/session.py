@@ -23,7 +23,7 @@ from .pollution import SECTION, PollutionRecorder
 from .replay import ReplayWriter
 from .scheduling import keep_documents_whole
 
-__all__ = ["LocatorSession", "UnitHooks"]
+__all__ = ["DormantOrder", "LocatorSession", "UnitHooks"]
 
 _OUTPUT_KEY: Final = "worker_locator"
 # Fixtures of these scopes outlive one unit, so what they register joins the baseline.
@@ -35,6 +35,7 @@ _WIDER_SCOPES: Final = {
 }
 _COUNTERS: Final = ("constructions", "misses", "evictions", "hits")
 _UNIT_HOOKS: Final = "worker_locator_unit_hooks"
+_DORMANT_ORDER: Final = "worker_locator_dormant_order"
 
 
 class LocatorSession:
@@ -69,6 +70,7 @@ class LocatorSession:
         self._cancel_watch: Callable[[], None] | None = None
         self._pending_wider: pytest.FixtureDef[Any] | None = None
         self._woken_in: pytest.Item | None = None  # the test during which the locator was created
+        self._dormant_order: DormantOrder | None = None
 
     @property
     def _worker(self) -> bool:
@@ -99,7 +101,9 @@ class LocatorSession:
         locator = current_default()
         if locator is None and self._snapshots is None:
             # Dormant until a test or a fixture first uses the default locator: a suite that never
-            # does runs none of the per-test hooks.
+            # does runs none of the per-test hooks, only the one that notes the order of its tests.
+            self._dormant_order = DormantOrder()
+            self._config.pluginmanager.register(self._dormant_order, f"{_DORMANT_ORDER}-{id(self)}")
             self._cancel_watch = watch_creation(self._wake)
         else:
             self._activate(get_locator())
@@ -138,13 +142,24 @@ class LocatorSession:
         if self._finished:
             return
         self._activate(locator)
+        ran = self._stop_noting_order()
         item, fixturedef = _running_now(self._config)
         if fixturedef is not None and fixturedef.scope in self._wider:
             # What a wider fixture registers joins the baseline once its set-up returns.
             self._pending_wider = fixturedef
-        if item is not None and self._recorder is not None:
-            self._recorder.test_starts(item)
-            self._woken_in = item
+        if self._recorder is not None:
+            self._recorder.ran_before([test for test in ran if test is not item])
+            if item is not None:
+                self._recorder.test_starts(item)
+                self._woken_in = item
+
+    def _stop_noting_order(self) -> list[pytest.Item]:
+        """Unregister the dormant plugin's order of tests; return the tests it noted."""
+        noted, self._dormant_order = self._dormant_order, None
+        if noted is None:
+            return []
+        self._config.pluginmanager.unregister(noted)
+        return noted.items
 
     def _extend_baseline(self, fixturedef: pytest.FixtureDef[Any]) -> None:
         """Make what a fixture wider than the unit registered part of the baseline until its teardown."""
@@ -238,6 +253,7 @@ class LocatorSession:
         if self._cancel_watch is not None:
             self._cancel_watch()
             self._cancel_watch = None
+        self._stop_noting_order()
         locator = self._locator
         if locator is None:
             self._report_unused()
@@ -365,6 +381,17 @@ class LocatorSession:
                 terminalreporter.line(f"{name}: snapshot {figures['snapshot']}")
             for problem in figures.get("problems", ()):
                 terminalreporter.line(f"{name}: {problem}", red=True)
+
+
+class DormantOrder:
+    """While the plugin is dormant: the tests this process ran, so that a later failure report counts them."""
+
+    def __init__(self) -> None:
+        self.items: list[pytest.Item] = []
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> None:
+        self.items.append(item)
 
 
 class UnitHooks:
