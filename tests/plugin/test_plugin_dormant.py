@@ -6,7 +6,8 @@ the conftest created it: what a test registered is undone after it, what a
 wider fixture registered lasts until that fixture's teardown. Every run here
 is a subprocess, so that no default locator exists before its session starts
 (an in-process run would share this process's). A wider fixture that creates the
-locator is tested with the other wider fixtures, in `test_plugin_isolation.py`.
+locator is tested with the other wider fixtures, in `test_plugin_isolation.py`, and a
+failure report that counts the tests run before the locator existed in `test_plugin_pollution.py`.
 """
 
 from __future__ import annotations
@@ -128,30 +129,5 @@ def test_the_test_that_first_created_the_locator_is_named_in_a_later_failure_rep
             "*worker-locator: the tests before this one*",
             "*#1 test_the_test_that_first_created*::test_1_first_use_leaves_a_registration",
             "*registered 'region', which this test looked up",
-        ]
-    )
-
-
-def test_a_failure_report_counts_the_tests_run_before_the_locator_existed(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        test_alone="""
-        def test_plain():
-            pass
-
-        def test_fails(service_locator):
-            service_locator.register("x", object)
-            service_locator.get("x")
-            assert False
-        """
-    )
-    result = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly")
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*ran 1 test before this one; none of them touched",
-            "*Replay pid-*'s order up to this test (#2) in one process:",
-            "*pytest -p no:xdist -p no:randomly *",
-            "*test_alone.py::test_plain *",
-            "*test_alone.py::test_fails",
         ]
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from worker_locator import get_locator
 from worker_locator._plugin.pollution import SECTION
 from worker_locator._plugin.replay import MAX_INLINE
 
@@ -170,7 +171,11 @@ def test_a_shared_resource_and_an_exclusive_lock_are_named(pytester: pytest.Pyte
     assert "test_unrelated\n" not in section
 
 
-def test_nothing_earlier_touched_it(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("runner", ["in process", "subprocess"])
+def test_nothing_earlier_touched_it(pytester: pytest.Pytester, runner: str) -> None:
+    # In process, the default locator exists before the run (created here if no earlier test did);
+    # in a subprocess, `test_fails` creates it, and the plugin, dormant until then, still counts
+    # and replays `test_plain`.
     pytester.makepyfile(
         test_alone="""
         def test_plain():
@@ -182,12 +187,20 @@ def test_nothing_earlier_touched_it(pytester: pytest.Pytester) -> None:
             assert False
         """
     )
-    section = _section(_run(pytester, "-p", "no:xdist").stdout.str())
+    if runner == "in process":
+        get_locator()
+        result = _run(pytester, "-p", "no:xdist")
+    else:
+        result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:xdist")
+    section = _section(result.stdout.str())
     assert section.startswith("pid-")
     assert (
         "ran 1 test before this one; none of them touched\nwhat this test used through the locator."
         in section
     )
+    replay = section.split("in one process:\n", 1)[1]
+    replayed = re.findall(r"test_alone\.py::\w+", replay)
+    assert replayed == ["test_alone.py::test_plain", "test_alone.py::test_fails"]
 
 
 def test_a_failure_in_a_suite_that_never_uses_the_locator_is_reported_as_without_the_plugin(
