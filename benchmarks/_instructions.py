@@ -5,8 +5,8 @@ these shared 2-core machines moves by 10 to 15 % between identical runs: more
 than the 1.10 goal's margin, so that goal could only be printed. callgrind
 (valgrind's instruction counter) counts the instructions a process executes
 instead, and the count of one program on one input is the same in every run
-whatever else the machine is doing (two runs of the suite here differed by
-under 0.0001 %), so this scenario's goals are enforced.
+whatever else the machine is doing (two runs of the same code here differed by
+under 0.01 %), so this scenario's goals are enforced.
 
 It counts the same suite as `suite` (each test gets one service from the
 default locator, over 50,000 and 100,000 registrations) and a plain suite of

@@ -34,7 +34,7 @@ class Probe:
         pm = session.config.pluginmanager
         # The per-test hooks are registered once the default locator exists, which a collection
         # never gets to: register them here, as the plugin would.
-        from worker_locator._plugin.session import UnitHooks
+        from worker_locator._plugin.units import UnitHooks
         pm.register(UnitHooks(None), "probe-unit-hooks")
         found = {}
         for _, plugin in pm.list_name_plugin():

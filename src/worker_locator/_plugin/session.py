@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
-from types import FrameType
 from typing import Any, Final
 
 import pytest
@@ -17,13 +15,14 @@ from worker_locator._identity import resource_namespace, worker_id
 from worker_locator._locator import Checkpoint, ServiceLocator
 from worker_locator._observation import journal_position
 
-from .documents import file_of, guard_traceback_filters, is_sybil, keep_sybil_documents_together
+from .documents import guard_traceback_filters, keep_sybil_documents_together
 from .leftovers import print_leftovers
-from .pollution import SECTION, PollutionRecorder
+from .pollution import PollutionRecorder
 from .replay import ReplayWriter
 from .scheduling import keep_documents_whole
+from .units import DormantOrder, UnitHooks, running_now
 
-__all__ = ["DormantOrder", "LocatorSession", "UnitHooks"]
+__all__ = ["LocatorSession"]
 
 _OUTPUT_KEY: Final = "worker_locator"
 # Fixtures of these scopes outlive one unit, so what they register joins the baseline.
@@ -143,7 +142,7 @@ class LocatorSession:
             return
         self._activate(locator)
         ran = self._stop_noting_order()
-        item, fixturedef = _running_now(self._config)
+        item, fixturedef = running_now(self._config)
         if fixturedef is not None and fixturedef.scope in self._wider:
             # What a wider fixture registers joins the baseline once its set-up returns.
             self._pending_wider = fixturedef
@@ -381,129 +380,6 @@ class LocatorSession:
                 terminalreporter.line(f"{name}: snapshot {figures['snapshot']}")
             for problem in figures.get("problems", ()):
                 terminalreporter.line(f"{name}: {problem}", red=True)
-
-
-class DormantOrder:
-    """While the plugin is dormant: the tests this process ran, so that a later failure report counts them."""
-
-    def __init__(self) -> None:
-        self.items: list[pytest.Item] = []
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> None:
-        self.items.append(item)
-
-
-class UnitHooks:
-    """The per-test hooks of a `LocatorSession`: note each test's start and end, reset after each unit.
-
-    Registered only once the default locator exists, so that a suite that
-    never uses it runs none of them; they read and change their session's state.
-    """
-
-    def __init__(self, session: LocatorSession) -> None:
-        self._session = session
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        __tracebackhide__ = True
-        recorder = self._session._recorder
-        if recorder is not None:
-            recorder.test_starts(item)
-        try:
-            return (yield)
-        finally:
-            if recorder is not None:
-                recorder.test_ended(item)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        session = self._session
-        if session._pending_wider is not None:
-            session._extend_for_pending()
-        report = yield
-        if report.failed and session._recorder is not None:
-            text = session._recorder.section(item, call)
-            if text is not None:
-                report.sections.append((SECTION, text))
-        return report
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, object, object]:
-        __tracebackhide__ = True
-        session = self._session
-        if session._pending_wider is not None:
-            session._extend_for_pending()
-        result = yield
-        if fixturedef.scope in session._wider:
-            session._extend_baseline(fixturedef)
-        return result
-
-    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
-        session = self._session
-        extended = session._extended
-        for index in range(len(extended) - 1, -1, -1):
-            if extended[index][0] is fixturedef:
-                session._baseline = extended[index][1]
-                del extended[index:]
-                return
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(
-        self, item: pytest.Item, nextitem: pytest.Item | None
-    ) -> Generator[None, object, object]:
-        __tracebackhide__ = True
-        session = self._session
-        try:
-            return (yield)
-        finally:
-            recorder = session._recorder
-            if recorder is not None:
-                recorder.test_ending(item, replaced=get_locator() is not session._locator)
-            try:
-                if session._baseline is not None and self._unit_ends(item, nextitem):
-                    session._reset()
-            finally:
-                if session._woken_in is item and recorder is not None:
-                    session._woken_in = None
-                    recorder.test_ended(item)  # its protocol hook started before this object was registered
-
-    def _unit_ends(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool:
-        if nextitem is None:
-            return True
-        scope = self._session._scope
-        if scope == "test":
-            return not is_sybil(item) or not is_sybil(nextitem) or item.parent is not nextitem.parent
-        if scope == "module":
-            return file_of(item) is not file_of(nextitem)
-        return False
-
-
-def _running_now(config: pytest.Config) -> tuple[pytest.Item | None, pytest.FixtureDef[Any] | None]:
-    """Return the test of `config`'s session running now, and the fixture being set up for it, if any.
-
-    Read from the call stack: pytest's `runtestprotocol(item, ...)` is on it
-    while a test runs, and `pytest_fixture_setup(fixturedef, request)` while a
-    fixture's function runs; the innermost of each counts, and only if it
-    belongs to this session (an in-process pytester run has tests of its own).
-    """
-    item: pytest.Item | None = None
-    fixturedef: pytest.FixtureDef[Any] | None = None
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None and item is None:
-        name, found = frame.f_code.co_name, frame.f_locals
-        if name == "pytest_fixture_setup" and fixturedef is None:
-            request = found.get("request")
-            if getattr(request, "config", None) is config:
-                fixturedef = found.get("fixturedef")
-        elif name == "runtestprotocol":
-            candidate = found.get("item")
-            if isinstance(candidate, pytest.Item) and candidate.config is config:
-                item = candidate
-        frame = frame.f_back
-    return item, fixturedef
 
 
 def _verbosity(config: pytest.Config) -> int:
